@@ -1,0 +1,40 @@
+// The algorithm interface driven by the Trainer loop, and the algorithm registry.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/registry.h"
+#include "core/rng.h"
+#include "core/run_file.h"
+#include "envs/env.h"
+
+namespace emcomm {
+
+using Metrics = std::map<std::string, double>;
+
+class Algorithm {
+ public:
+  virtual ~Algorithm() = default;
+  // One optimisation step; returns training figures (e.g. "loss", "train_acc").
+  virtual Metrics train_step(int64_t step) = 0;
+  // Evaluates and logs interaction rows to `log`; returns figures such as "sp_acc/val".
+  virtual Metrics evaluate(int64_t step, RunWriter& log) = 0;
+  // Writes the model to `path` (a file).
+  virtual void save(const std::string& path) = 0;
+  // The figure shown on the progress line, e.g. "sp_acc/val".
+  virtual std::string headline() const = 0;
+};
+
+struct AlgorithmEntry {
+  std::string name;
+  std::string description;
+  OptionSet options;
+  std::function<std::unique_ptr<Algorithm>(const Config&, std::shared_ptr<Env>, Rng)> make;
+};
+using AlgorithmRegistry = Registry<AlgorithmEntry>;
+
+}  // namespace emcomm

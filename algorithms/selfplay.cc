@@ -1,0 +1,166 @@
+#include "algorithms/selfplay.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include "core/errors.h"
+#include "metrics/basic.h"
+
+namespace emcomm {
+
+OptionSet signaling_agent_options() {
+  OptionSet s;
+  s.add_int("agents.vocab_size", 60, "symbols in the vocabulary (counting EOS when agents.eos=true)", 1, 100000)
+      .add_int("agents.max_len", 6, "symbols per message (counting EOS when agents.eos=true)", 1, 1000)
+      .add_bool("agents.eos", false, "symbol 0 ends the message (variable length); otherwise fixed length")
+      .add_int("agents.hidden", 500, "hidden units of speaker and listener", 1, 100000)
+      .add_choice("agents.activation", "none", {"none", "relu", "tanh"},
+                  "hidden activation (the reference architecture is linear: none)")
+      .add_choice("agents.relaxation", "gumbel", {"gumbel", "st_gumbel", "reinforce"},
+                  "how the speaker's discrete message is trained")
+      .add_float("agents.temperature", 1.0, "Gumbel-softmax temperature tau", 1e-3, 1e3)
+      .add_float("agents.entropy_coef", 0.01, "REINFORCE entropy bonus coefficient", 0.0, 1e3);
+  return s;
+}
+
+OptionSet SelfPlay::option_set() {
+  OptionSet s = signaling_agent_options();
+  s.add_int("train.batch_size", 100, "episodes per self-play step", 1, 1 << 24)
+      .add_float("train.lr", 3e-3, "Adam learning rate (speaker and listener)", 1e-8, 10.0);
+  return s;
+}
+
+SelfPlay::Options SelfPlay::Options::from(const Config& cfg) {
+  Options o;
+  o.channel.vocab_size = cfg.get_int("agents.vocab_size");
+  o.channel.max_len = cfg.get_int("agents.max_len");
+  o.channel.eos = cfg.get_bool("agents.eos");
+  if (o.channel.eos && o.channel.vocab_size < 2)
+    throw UserError("agents.vocab_size=" + std::to_string(o.channel.vocab_size) +
+                    " with agents.eos=true leaves no symbol besides EOS; use at least 2");
+  o.hidden = cfg.get_int("agents.hidden");
+  o.activation = parse_activation(cfg.get_string("agents.activation"));
+  o.relaxation = parse_relaxation(cfg.get_string("agents.relaxation"));
+  o.temperature = cfg.get_float("agents.temperature");
+  o.entropy_coef = cfg.get_float("agents.entropy_coef");
+  o.lr = cfg.get_float("train.lr");
+  o.batch_size = cfg.get_int("train.batch_size");
+  o.eval_size = cfg.get_int("eval.size");
+  o.log_rows = cfg.get_int("eval.log_rows");
+  return o;
+}
+
+SelfPlay::SelfPlay(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
+    : opt_(opt), game_(std::move(game)), data_rng_(rng.derive("data")),
+      gen_(at::make_generator<at::CPUGeneratorImpl>(rng.derive("channel").seed())) {
+  speaker_ = Speaker(game_->sender_input_dim(), opt.hidden, opt.channel, opt.activation);
+  listener_ = Listener(opt.channel, opt.hidden, game_->receiver_spec(), opt.activation);
+  auto init_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("init").seed());
+  init_linear_layers(*speaker_, init_gen);
+  init_linear_layers(*listener_, init_gen);
+  speaker_opt_ = std::make_unique<torch::optim::Adam>(speaker_->parameters(), torch::optim::AdamOptions(opt.lr));
+  listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), torch::optim::AdamOptions(opt.lr));
+  Rng eval_rng = rng.derive("eval");
+  for (Split s : kAllSplits) eval_sets_.push_back(game_->eval_set(s, opt.eval_size, eval_rng));
+}
+
+Metrics SelfPlay::train_step(int64_t) {
+  speaker_->train();
+  listener_->train();
+  SignalBatch batch = game_->sample(Split::Train, opt_.batch_size, data_rng_);
+  ChannelOutput msg = emit(speaker_(batch.sender_input), opt_.relaxation, opt_.temperature, opt_.channel, gen_);
+  auto out = listener_(msg.onehots, batch.receiver_input);
+  auto per_episode = game_->loss(out, batch);
+  auto loss = per_episode.mean();
+  if (opt_.relaxation == Relaxation::Reinforce) {
+    // The listener learns from its loss; the speaker from reward = -loss, minus a baseline.
+    auto reward = -per_episode.detach();
+    double mean_reward = reward.mean().item<double>();
+    auto advantage = reward - baseline_;
+    loss = loss - (advantage * msg.log_prob).mean() - opt_.entropy_coef * msg.entropy.mean();
+    baseline_ += (mean_reward - baseline_) / double(++baseline_n_);
+  }
+  speaker_opt_->zero_grad();
+  listener_opt_->zero_grad();
+  loss.backward();
+  speaker_opt_->step();
+  listener_opt_->step();
+  return {{"loss", per_episode.mean().item<double>()}};
+}
+
+std::pair<torch::Tensor, torch::Tensor> SelfPlay::play_greedy(const SignalBatch& batch) {
+  torch::NoGradGuard no_grad;
+  speaker_->eval();
+  listener_->eval();
+  ChannelOutput msg = emit(speaker_(batch.sender_input), Relaxation::Greedy, 1.0, opt_.channel, gen_);
+  return {msg.symbols, listener_(msg.onehots, batch.receiver_input)};
+}
+
+namespace {
+
+std::vector<int32_t> to_int32(const torch::Tensor& t) {
+  auto c = t.to(torch::kInt32).contiguous();
+  return std::vector<int32_t>(c.data_ptr<int32_t>(), c.data_ptr<int32_t>() + c.numel());
+}
+
+}  // namespace
+
+Metrics SelfPlay::evaluate(int64_t step, RunWriter& log) {
+  Metrics m;
+  for (Split s : kAllSplits) {
+    const SignalBatch& set = eval_sets_[static_cast<int>(s)];
+    auto [symbols, out] = play_greedy(set);
+    auto correct = game_->correct(out, set);
+    const std::string split = split_name(s);
+    m["sp_acc/" + split] = correct.mean().item<double>();
+    m["msg_length/" + split] = metrics::mean_length(to_int32(message_lengths(symbols, opt_.channel)));
+    m["symbols_used/" + split] = double(metrics::symbols_used(to_int32(symbols_for_log(symbols, opt_.channel))));
+    const int64_t rows = std::min<int64_t>(opt_.log_rows, set.size());
+    if (rows == 0) continue;
+    auto first = [&](const torch::Tensor& t) { return t.narrow(0, 0, rows); };
+    InteractionBatch b;
+    b.rows = rows;
+    b.msg_len = opt_.channel.max_len;
+    b.step.assign(rows, step);
+    b.episode.resize(rows);
+    for (int64_t i = 0; i < rows; ++i) b.episode[i] = i;
+    b.t.assign(rows, 0);
+    b.sender.assign(rows, 0);
+    b.receiver.assign(rows, 1);
+    b.message = to_int32(symbols_for_log(first(symbols), opt_.channel));
+    b.length = to_int32(message_lengths(first(symbols), opt_.channel));
+    b.concept_width = set.concept.size(1);
+    b.concept = to_int32(first(set.concept));
+    b.sender_action.assign(rows, -1);  // the speaker takes no env action
+    auto action = first(game_->receiver_action(out));
+    b.receiver_action_width = action.dim() == 2 ? action.size(1) : 0;
+    b.receiver_action = to_int32(action);
+    b.target_width = set.target.dim() == 2 ? set.target.size(1) : 0;
+    b.target = to_int32(first(set.target));
+    auto c = first(correct).contiguous();
+    b.reward.assign(c.data_ptr<float>(), c.data_ptr<float>() + rows);
+    log.append_interactions(split, b);
+  }
+  return m;
+}
+
+void SelfPlay::save(const std::string& path) {
+  torch::serialize::OutputArchive archive, sp, li;
+  speaker_->save(sp);
+  listener_->save(li);
+  archive.write("speaker", sp);
+  archive.write("listener", li);
+  archive.save_to(path);
+}
+
+static const bool kRegistered = AlgorithmRegistry::add(
+    {"selfplay", "self-play: speaker and listener trained together on the game's loss",
+     SelfPlay::option_set(),
+     [](const Config& cfg, std::shared_ptr<Env> env, Rng rng) -> std::unique_ptr<Algorithm> {
+       auto game = std::dynamic_pointer_cast<SignalingGame>(env);
+       if (!game)
+         throw UserError("train.algorithm=selfplay needs a signaling game; env '" + env->name() + "' is not one");
+       return std::make_unique<SelfPlay>(SelfPlay::Options::from(cfg), game, rng);
+     }});
+
+}  // namespace emcomm

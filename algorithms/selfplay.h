@@ -1,0 +1,56 @@
+// Self-play on a SignalingGame: speaker and listener optimise the game's loss together,
+// through soft Gumbel-softmax, straight-through Gumbel-softmax, or REINFORCE (speaker) with
+// a running-mean baseline and an entropy bonus. Separate Adam optimisers for the two agents.
+// Evaluation: greedy messages on each split's evaluation set -> sp_acc/<split>.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <torch/optim/adam.h>
+
+#include "agents/channel.h"
+#include "agents/modules.h"
+#include "algorithms/algorithm.h"
+
+namespace emcomm {
+
+// agents.* options of speaker/listener games, shared by every algorithm that trains them.
+OptionSet signaling_agent_options();
+
+class SelfPlay : public Algorithm {
+ public:
+  struct Options {
+    ChannelSpec channel;
+    int64_t hidden = 500;
+    Activation activation = Activation::None;
+    Relaxation relaxation = Relaxation::Gumbel;
+    double temperature = 1.0, entropy_coef = 0.01, lr = 3e-3;
+    int64_t batch_size = 100, eval_size = 10000, log_rows = 100;
+    static Options from(const Config& cfg);
+  };
+  static OptionSet option_set();
+
+  SelfPlay(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng);
+  Metrics train_step(int64_t step) override;
+  Metrics evaluate(int64_t step, RunWriter& log) override;
+  void save(const std::string& path) override;
+  std::string headline() const override { return "sp_acc/val"; }
+
+  // Greedy play on a batch (no gradients): the message symbols and the listener's output.
+  std::pair<torch::Tensor, torch::Tensor> play_greedy(const SignalBatch& batch);
+  Speaker& speaker() { return speaker_; }
+  Listener& listener() { return listener_; }
+
+ private:
+  Options opt_;
+  std::shared_ptr<SignalingGame> game_;
+  Rng data_rng_;
+  at::Generator gen_;
+  Speaker speaker_{nullptr};
+  Listener listener_{nullptr};
+  std::unique_ptr<torch::optim::Adam> speaker_opt_, listener_opt_;
+  double baseline_ = 0.0;
+  int64_t baseline_n_ = 0;
+  std::vector<SignalBatch> eval_sets_;  // one per split, fixed for the run
+};
+
+}  // namespace emcomm

@@ -1,0 +1,903 @@
+// The HDF5 run file, schema_version 1 (docs/hdf5-format.md is the user-facing contract).
+//
+// Every row dataset is chunked, shuffled + gzip-compressed, has an unlimited first
+// dimension, is created on its first append and extended by each append. The writer keeps
+// its DataSet handles open, so an append is one extend plus one hyperslab write per column,
+// and it never holds more than the current batch in memory.
+#include "core/run_file.h"
+
+#include <H5Cpp.h>
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+#include "core/errors.h"
+
+namespace emcomm {
+namespace {
+
+constexpr const char* kFormat = "emcomm.run";
+constexpr hsize_t kChunkBytes = 32 * 1024;     // target chunk size of interaction datasets
+constexpr hsize_t kSeriesChunkRows = 1024;     // scalars and metrics: short, slowly growing
+constexpr unsigned kDeflateLevel = 4;
+constexpr hsize_t kValidateBlockRows = 1 << 16;  // validate() reads messages in blocks
+
+// ---------------------------------------------------------------------------------------
+// Small HDF5 helpers shared by the writer and the reader.
+
+H5::StrType utf8_string_type() {
+  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  type.setCset(H5T_CSET_UTF8);
+  return type;
+}
+
+std::string h5_detail(const H5::Exception& e) {
+  const std::string func = e.getFuncName();
+  const std::string detail = e.getDetailMsg();
+  return func.empty() ? detail : func + ": " + detail;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  if (items.empty()) return "(none)";
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool deflate_available() {
+  static const bool available = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+  return available;
+}
+
+// Direct children of `g` (link names, in name order).
+std::vector<std::string> children(const H5::Group& g) {
+  std::vector<std::string> names;
+  const hsize_t n = g.getNumObjs();
+  names.reserve(n);
+  for (hsize_t i = 0; i < n; ++i) names.push_back(g.getObjnameByIdx(i));
+  return names;
+}
+
+bool has_child(const H5::Group& g, const std::string& name, H5O_type_t type) {
+  return g.nameExists(name) && g.childObjType(name) == type;
+}
+
+bool has_group(const H5::Group& g, const std::string& name) {
+  return has_child(g, name, H5O_TYPE_GROUP);
+}
+
+bool has_dataset(const H5::Group& g, const std::string& name) {
+  return has_child(g, name, H5O_TYPE_DATASET);
+}
+
+std::vector<std::string> child_groups(const H5::Group& g) {
+  std::vector<std::string> names;
+  for (const auto& name : children(g))
+    if (g.childObjType(name) == H5O_TYPE_GROUP) names.push_back(name);
+  return names;
+}
+
+std::vector<hsize_t> dims_of(const H5::DataSet& ds) {
+  const H5::DataSpace space = ds.getSpace();
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(space.getSimpleExtentNdims(), 0)));
+  if (!dims.empty()) space.getSimpleExtentDims(dims.data());
+  return dims;
+}
+
+// Attributes and datasets take their read() arguments in different orders.
+void read_raw(const H5::Attribute& a, const H5::DataType& t, void* out) { a.read(t, out); }
+void read_raw(const H5::DataSet& d, const H5::DataType& t, void* out) { d.read(out, t); }
+void read_str(const H5::Attribute& a, const H5::DataType& t, std::string& out) { a.read(t, out); }
+void read_str(const H5::DataSet& d, const H5::DataType& t, std::string& out) { d.read(out, t); }
+
+// A string from an attribute or dataset holding a string (variable or fixed length, any
+// character set) or a single number.
+template <class Obj>
+std::string read_text(const Obj& obj, const H5::DataSpace& space) {
+  if (space.getSimpleExtentNpoints() != 1)
+    throw std::invalid_argument("holds " + std::to_string(space.getSimpleExtentNpoints()) +
+                                " values, not one");
+  switch (obj.getTypeClass()) {
+    case H5T_STRING: {
+      std::string value;
+      read_str(obj, obj.getStrType(), value);  // stored type as memory type: no cset conversion
+      while (!value.empty() && value.back() == '\0') value.pop_back();
+      return value;
+    }
+    case H5T_INTEGER: {
+      int64_t v = 0;
+      read_raw(obj, H5::PredType::NATIVE_INT64, &v);
+      return std::to_string(v);
+    }
+    case H5T_FLOAT: {
+      double v = 0;
+      read_raw(obj, H5::PredType::NATIVE_DOUBLE, &v);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", v);
+      return buf;
+    }
+    default:
+      throw std::invalid_argument("is neither a string nor a number");
+  }
+}
+
+std::string read_attr_text(const H5::Attribute& a) { return read_text(a, a.getSpace()); }
+
+// ---------------------------------------------------------------------------------------
+// Writer side: one extendable column.
+
+struct Column {
+  H5::DataSet ds;
+  hsize_t width = 0;  // 0: rank-1 [N]; D > 0: rank-2 [N, D]
+  hsize_t rows = 0;
+};
+
+hsize_t chunk_rows_for(size_t elem_bytes, hsize_t width) {
+  return std::max<hsize_t>(1, kChunkBytes / (elem_bytes * std::max<hsize_t>(1, width)));
+}
+
+Column create_column(const H5::Group& g, const std::string& name, const H5::PredType& file_type,
+                     hsize_t width, hsize_t chunk_rows) {
+  const int rank = width ? 2 : 1;
+  const hsize_t dims[2] = {0, width};
+  const hsize_t max_dims[2] = {H5S_UNLIMITED, width};
+  const hsize_t chunk[2] = {chunk_rows, width};
+  H5::DataSpace space(rank, dims, max_dims);
+  H5::DSetCreatPropList plist;
+  plist.setChunk(rank, chunk);
+  if (deflate_available()) {
+    plist.setShuffle();
+    plist.setDeflate(kDeflateLevel);
+  }
+  Column column;
+  column.ds = g.createDataSet(name, file_type, space, plist);
+  column.width = width;
+  return column;
+}
+
+void append_rows(Column& c, const void* data, const H5::PredType& mem_type, hsize_t rows) {
+  if (rows == 0) return;
+  const int rank = c.width ? 2 : 1;
+  const hsize_t new_dims[2] = {c.rows + rows, c.width};
+  c.ds.extend(new_dims);
+  H5::DataSpace file_space = c.ds.getSpace();
+  const hsize_t start[2] = {c.rows, 0};
+  const hsize_t count[2] = {rows, c.width};
+  file_space.selectHyperslab(H5S_SELECT_SET, count, start);
+  H5::DataSpace mem_space(rank, count);
+  c.ds.write(data, mem_type, mem_space, file_space);
+  c.rows += rows;
+}
+
+struct Series {  // /scalars/<name> or /metrics/<split>/<name>
+  Column step, value;
+};
+
+// Which fields a split has and their widths; fixed by the split's first append.
+struct SplitLayout {
+  int msg_len = 0;
+  int concept_width = 0;             // 0: no concept dataset
+  int sender_action_width = -1;      // -1: absent, 0: [N], D: [N, D]
+  int receiver_action_width = -1;
+  int target_width = -1;
+
+  bool operator==(const SplitLayout& o) const {
+    return msg_len == o.msg_len && concept_width == o.concept_width &&
+           sender_action_width == o.sender_action_width &&
+           receiver_action_width == o.receiver_action_width && target_width == o.target_width;
+  }
+};
+
+std::string describe_width(int width) {
+  if (width < 0) return "absent";
+  return width == 0 ? "[N]" : "[N," + std::to_string(width) + "]";
+}
+
+std::string describe(const SplitLayout& l) {
+  return "msg_len=" + std::to_string(l.msg_len) +
+         ", concept=" + (l.concept_width ? describe_width(l.concept_width) : "absent") +
+         ", sender_action=" + describe_width(l.sender_action_width) +
+         ", receiver_action=" + describe_width(l.receiver_action_width) +
+         ", target=" + describe_width(l.target_width);
+}
+
+SplitLayout layout_of(const InteractionBatch& b) {
+  SplitLayout l;
+  l.msg_len = b.msg_len;
+  l.concept_width = b.concept_width;
+  l.sender_action_width = b.sender_action.empty() ? -1 : b.sender_action_width;
+  l.receiver_action_width = b.receiver_action.empty() ? -1 : b.receiver_action_width;
+  l.target_width = b.target.empty() ? -1 : b.target_width;
+  return l;
+}
+
+struct SplitLog {
+  SplitLayout layout;
+  std::map<std::string, Column> columns;
+};
+
+void check_link_name(const std::string& what, const std::string& name) {
+  EMCOMM_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." &&
+                   name != "..",
+               what + " '" + name + "' is not a valid HDF5 link name (empty, '.', '..' or has '/')");
+}
+
+// Checks a batch against its own declared sizes and the message convention.
+void check_batch(const std::string& split, const InteractionBatch& b) {
+  const std::string where = "interactions '" + split + "': ";
+  EMCOMM_CHECK(b.rows >= 0, where + "rows is negative");
+  EMCOMM_CHECK(b.msg_len > 0, where + "msg_len must be positive, got " + std::to_string(b.msg_len));
+  EMCOMM_CHECK(b.concept_width >= 0, where + "concept_width is negative");
+  const size_t rows = static_cast<size_t>(b.rows);
+  auto check_size = [&](const char* field, size_t got, size_t want) {
+    EMCOMM_CHECK(got == want, where + "field '" + field + "' has " + std::to_string(got) +
+                                  " values, expected " + std::to_string(want) + " (rows=" +
+                                  std::to_string(b.rows) + ")");
+  };
+  check_size("step", b.step.size(), rows);
+  check_size("episode", b.episode.size(), rows);
+  check_size("t", b.t.size(), rows);
+  check_size("sender", b.sender.size(), rows);
+  check_size("receiver", b.receiver.size(), rows);
+  check_size("message", b.message.size(), rows * static_cast<size_t>(b.msg_len));
+  check_size("length", b.length.size(), rows);
+  check_size("concept", b.concept.size(), rows * static_cast<size_t>(b.concept_width));
+  check_size("reward", b.reward.size(), rows);
+  auto check_optional = [&](const char* field, const std::vector<int32_t>& v, int width) {
+    EMCOMM_CHECK(width >= 0, where + field + " width is negative");
+    if (!v.empty()) check_size(field, v.size(), rows * static_cast<size_t>(std::max(width, 1)));
+  };
+  check_optional("sender_action", b.sender_action, b.sender_action_width);
+  check_optional("receiver_action", b.receiver_action, b.receiver_action_width);
+  check_optional("target", b.target, b.target_width);
+  for (size_t r = 0; r < rows; ++r) {
+    const int32_t len = b.length[r];
+    EMCOMM_CHECK(len >= 0 && len <= b.msg_len, where + "row " + std::to_string(r) + " has length " +
+                                                    std::to_string(len) + ", outside 0.." +
+                                                    std::to_string(b.msg_len));
+    const int32_t* m = b.message.data() + r * static_cast<size_t>(b.msg_len);
+    for (int j = 0; j < b.msg_len; ++j) {
+      EMCOMM_CHECK(j < len ? m[j] >= 0 : m[j] == -1,
+                   where + "row " + std::to_string(r) + " message position " + std::to_string(j) +
+                       " holds " + std::to_string(m[j]) + " with length " + std::to_string(len) +
+                       " (symbols must be >= 0 before length and -1 from length on)");
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Names
+
+std::string scalar_link_name(const std::string& logical) {
+  std::string link = logical;
+  std::replace(link.begin(), link.end(), '/', ':');
+  return link;
+}
+
+std::string scalar_logical_name(const std::string& link) {
+  std::string logical = link;
+  std::replace(logical.begin(), logical.end(), ':', '/');
+  return logical;
+}
+
+// ---------------------------------------------------------------------------------------
+// RunWriter
+
+struct RunWriter::Impl {
+  std::string path;
+  std::unique_ptr<H5::H5File> file;
+  std::map<std::string, Series> series;  // key: "scalars/<link>" or "metrics/<split>/<link>"
+  std::map<std::string, SplitLog> splits;
+
+  [[noreturn]] void rethrow(const std::string& doing, const H5::Exception& e) const {
+    throw std::runtime_error("HDF5 run file '" + path + "': " + doing + " failed: " + h5_detail(e));
+  }
+
+  // `key` is the series' group path below the root, e.g. "scalars/sp_acc:train".
+  void append_series(const std::string& key, int64_t step, double value) {
+    auto it = series.find(key);
+    if (it == series.end()) {
+      Series s;
+      const H5::Group g = file->createGroup("/" + key);
+      s.step = create_column(g, "step", H5::PredType::STD_I64LE, 0, kSeriesChunkRows);
+      s.value = create_column(g, "value", H5::PredType::IEEE_F64LE, 0, kSeriesChunkRows);
+      it = series.emplace(key, std::move(s)).first;
+    }
+    append_rows(it->second.step, &step, H5::PredType::NATIVE_INT64, 1);
+    append_rows(it->second.value, &value, H5::PredType::NATIVE_DOUBLE, 1);
+  }
+
+  void close() {
+    series.clear();
+    splits.clear();
+    if (file) file->close();
+    file.reset();
+  }
+};
+
+RunWriter::RunWriter(const std::string& path, const std::map<std::string, std::string>& config,
+                     const std::string& ini, const std::string& emcomm_version)
+    : impl_(std::make_unique<Impl>()) {
+  H5::Exception::dontPrint();
+  impl_->path = path;
+  for (const auto& [key, value] : config)
+    EMCOMM_CHECK(!key.empty() && key != ".", "config option name '" + key + "' is not usable");
+  try {
+    impl_->file = std::make_unique<H5::H5File>(path, H5F_ACC_TRUNC);
+    H5::H5File& file = *impl_->file;
+    const H5::Group root = file.openGroup("/");
+    const H5::StrType str = utf8_string_type();
+    const H5::DataSpace scalar(H5S_SCALAR);
+    auto put_string = [&](const H5::H5Object& obj, const std::string& name, const std::string& value) {
+      obj.createAttribute(name, str, scalar).write(str, value);
+    };
+    put_string(root, "format", kFormat);
+    const int64_t version = kRunSchemaVersion;
+    root.createAttribute("schema_version", H5::PredType::STD_I64LE, scalar)
+        .write(H5::PredType::NATIVE_INT64, &version);
+    put_string(root, "emcomm_version", emcomm_version);
+    put_string(root, "created_utc", utc_now_iso8601());
+
+    const H5::Group cfg = file.createGroup("/config");
+    for (const auto& [key, value] : config) put_string(cfg, key, value);
+    cfg.createDataSet("ini", str, scalar).write(ini, str);
+
+    for (const char* group : {"/scalars", "/interactions", "/metrics"}) file.createGroup(group);
+  } catch (const H5::Exception& e) {
+    impl_->rethrow("creating the file", e);
+  }
+}
+
+RunWriter::~RunWriter() {
+  if (!impl_) return;
+  try {
+    impl_->close();
+  } catch (...) {
+    // A destructor must not throw; the last flush() is what is guaranteed on disk.
+  }
+}
+
+const std::string& RunWriter::path() const { return impl_->path; }
+
+void RunWriter::append_scalar(const std::string& name, int64_t step, double value) {
+  EMCOMM_CHECK(name.find(':') == std::string::npos,
+               "scalar name '" + name + "' contains ':', which is reserved for '/' in link names");
+  const std::string link = scalar_link_name(name);
+  check_link_name("scalar name", link);
+  try {
+    impl_->append_series("scalars/" + link, step, value);
+  } catch (const H5::Exception& e) {
+    impl_->rethrow("appending scalar '" + name + "'", e);
+  }
+}
+
+void RunWriter::append_metric(const std::string& split, const std::string& name, int64_t step,
+                              double value) {
+  check_link_name("metrics split", split);
+  EMCOMM_CHECK(name.find(':') == std::string::npos,
+               "metric name '" + name + "' contains ':', which is reserved for '/' in link names");
+  const std::string link = scalar_link_name(name);
+  check_link_name("metric name", link);
+  try {
+    const std::string group = "/metrics/" + split;
+    if (!impl_->file->nameExists(group)) impl_->file->createGroup(group);
+    impl_->append_series("metrics/" + split + "/" + link, step, value);
+  } catch (const H5::Exception& e) {
+    impl_->rethrow("appending metric '" + split + "/" + name + "'", e);
+  }
+}
+
+void RunWriter::append_interactions(const std::string& split, const InteractionBatch& batch) {
+  check_link_name("interactions split", split);
+  check_batch(split, batch);
+  if (batch.rows == 0) return;
+  const SplitLayout layout = layout_of(batch);
+  try {
+    auto it = impl_->splits.find(split);
+    if (it == impl_->splits.end()) {
+      impl_->file->createGroup("/interactions/" + split);
+      SplitLog log;
+      log.layout = layout;
+      it = impl_->splits.emplace(split, std::move(log)).first;
+    }
+    SplitLog& log = it->second;
+    std::optional<H5::Group> group;  // opened only when a column is created
+    EMCOMM_CHECK(log.layout == layout, "interactions '" + split + "' was started with " +
+                                           describe(log.layout) + "; this batch has " +
+                                           describe(layout));
+    const hsize_t rows = static_cast<hsize_t>(batch.rows);
+    auto put = [&](const char* name, const void* data, const H5::PredType& mem_type,
+                   const H5::PredType& file_type, size_t elem_bytes, int width) {
+      auto col = log.columns.find(name);
+      if (col == log.columns.end()) {
+        if (!group) group.emplace(impl_->file->openGroup("/interactions/" + split));
+        const hsize_t w = static_cast<hsize_t>(width);
+        col = log.columns
+                  .emplace(name, create_column(*group, name, file_type, w,
+                                               chunk_rows_for(elem_bytes, w)))
+                  .first;
+      }
+      append_rows(col->second, data, mem_type, rows);
+    };
+    const auto& I64 = H5::PredType::STD_I64LE;
+    const auto& I32 = H5::PredType::STD_I32LE;
+    const auto& nI64 = H5::PredType::NATIVE_INT64;
+    const auto& nI32 = H5::PredType::NATIVE_INT32;
+    put("step", batch.step.data(), nI64, I64, 8, 0);
+    put("episode", batch.episode.data(), nI64, I64, 8, 0);
+    put("t", batch.t.data(), nI32, I32, 4, 0);
+    put("sender", batch.sender.data(), nI32, I32, 4, 0);
+    put("receiver", batch.receiver.data(), nI32, I32, 4, 0);
+    put("message", batch.message.data(), nI32, I32, 4, layout.msg_len);
+    put("length", batch.length.data(), nI32, I32, 4, 0);
+    if (layout.concept_width > 0)
+      put("concept", batch.concept.data(), nI32, I32, 4, layout.concept_width);
+    if (layout.sender_action_width >= 0)
+      put("sender_action", batch.sender_action.data(), nI32, I32, 4, layout.sender_action_width);
+    if (layout.receiver_action_width >= 0)
+      put("receiver_action", batch.receiver_action.data(), nI32, I32, 4,
+          layout.receiver_action_width);
+    if (layout.target_width >= 0)
+      put("target", batch.target.data(), nI32, I32, 4, layout.target_width);
+    put("reward", batch.reward.data(), H5::PredType::NATIVE_FLOAT, H5::PredType::IEEE_F32LE, 4, 0);
+  } catch (const H5::Exception& e) {
+    impl_->rethrow("appending interactions to split '" + split + "'", e);
+  }
+}
+
+void RunWriter::flush() {
+  try {
+    impl_->file->flush(H5F_SCOPE_GLOBAL);
+  } catch (const H5::Exception& e) {
+    impl_->rethrow("flushing", e);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// RunReader
+
+struct RunReader::Impl {
+  std::string path;
+  H5::H5File file;
+  int schema_version = 0;
+
+  std::string prefix() const { return "run file '" + path + "'"; }
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw UserError(prefix() + " " + problem);
+  }
+
+  // Runs `f`, turning HDF5 errors into a UserError saying what was being read.
+  template <class F>
+  auto guarded(const std::string& what, F&& f) const -> decltype(f()) {
+    try {
+      return f();
+    } catch (const H5::Exception& e) {
+      fail("cannot be read (" + what + "): " + h5_detail(e));
+    } catch (const std::invalid_argument& e) {
+      if (dynamic_cast<const UserError*>(&e)) throw;
+      fail("has a malformed " + what + ": it " + e.what());
+    }
+  }
+
+  H5::Group split_group(const std::string& split) const {
+    const H5::Group root = file.openGroup("/");
+    std::vector<std::string> valid;
+    if (has_group(root, "interactions")) {
+      const H5::Group all = file.openGroup("/interactions");
+      if (has_group(all, split)) return all.openGroup(split);
+      valid = child_groups(all);
+    }
+    fail("has no interaction split '" + split + "'; its splits are: " + join(valid));
+  }
+};
+
+RunReader::RunReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  H5::Exception::dontPrint();
+  impl_->path = path;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) impl_->fail("does not exist");
+  if (!fs::is_regular_file(path, ec)) impl_->fail("is not a regular file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) impl_->fail("is not an HDF5 file");
+  try {
+    impl_->file.openFile(path, H5F_ACC_RDONLY);
+  } catch (const H5::Exception& e) {
+    impl_->fail("is an HDF5 file that cannot be opened (truncated or corrupt?): " + h5_detail(e));
+  }
+  impl_->guarded("root attributes", [&] {
+    const H5::Group root = impl_->file.openGroup("/");
+    if (!root.attrExists("format")) impl_->fail("has no format attribute 'emcomm.run'");
+    const std::string format = read_attr_text(root.openAttribute("format"));
+    if (format != kFormat)
+      impl_->fail("has no format attribute 'emcomm.run' (its format is '" + format + "')");
+    if (!root.attrExists("schema_version")) impl_->fail("has no schema_version attribute");
+    const H5::Attribute version = root.openAttribute("schema_version");
+    if (version.getTypeClass() != H5T_INTEGER || version.getSpace().getSimpleExtentNpoints() != 1)
+      impl_->fail("has a schema_version attribute that is not an integer");
+    int64_t v = 0;
+    version.read(H5::PredType::NATIVE_INT64, &v);
+    if (v != kRunSchemaVersion)
+      impl_->fail("has schema_version " + std::to_string(v) + ", this emcomm reads " +
+                  std::to_string(kRunSchemaVersion));
+    impl_->schema_version = static_cast<int>(v);
+  });
+}
+
+RunReader::~RunReader() = default;
+
+int RunReader::schema_version() const { return impl_->schema_version; }
+
+std::string RunReader::attribute(const std::string& name) const {
+  return impl_->guarded("root attribute '" + name + "'", [&] {
+    const H5::Group root = impl_->file.openGroup("/");
+    if (!root.attrExists(name)) impl_->fail("has no root attribute '" + name + "'");
+    return read_attr_text(root.openAttribute(name));
+  });
+}
+
+std::map<std::string, std::string> RunReader::config() const {
+  return impl_->guarded("/config attributes", [&] {
+    std::map<std::string, std::string> out;
+    const H5::Group root = impl_->file.openGroup("/");
+    if (!has_group(root, "config")) impl_->fail("has no /config group");
+    const H5::Group cfg = impl_->file.openGroup("/config");
+    const int n = cfg.getNumAttrs();
+    for (int i = 0; i < n; ++i) {
+      const H5::Attribute a = cfg.openAttribute(static_cast<unsigned>(i));
+      out[a.getName()] = read_attr_text(a);
+    }
+    return out;
+  });
+}
+
+std::string RunReader::config_ini() const {
+  return impl_->guarded("/config/ini", [&] {
+    const H5::Group root = impl_->file.openGroup("/");
+    if (!has_group(root, "config") || !has_dataset(impl_->file.openGroup("/config"), "ini"))
+      impl_->fail("has no /config/ini dataset");
+    const H5::DataSet ds = impl_->file.openDataSet("/config/ini");
+    return read_text(ds, ds.getSpace());
+  });
+}
+
+std::vector<std::string> RunReader::scalar_names() const {
+  return impl_->guarded("/scalars", [&] {
+    std::vector<std::string> names;
+    const H5::Group root = impl_->file.openGroup("/");
+    if (!has_group(root, "scalars")) return names;
+    for (const auto& link : child_groups(impl_->file.openGroup("/scalars")))
+      names.push_back(scalar_logical_name(link));
+    return names;
+  });
+}
+
+ScalarSeries RunReader::scalar(const std::string& logical_name) const {
+  const std::string where = "/scalars/" + scalar_link_name(logical_name);
+  return impl_->guarded(where, [&] {
+    const H5::Group root = impl_->file.openGroup("/");
+    if (!has_group(root, "scalars") ||
+        !has_group(impl_->file.openGroup("/scalars"), scalar_link_name(logical_name)))
+      impl_->fail("has no scalar '" + logical_name + "'; its scalars are: " + join(scalar_names()));
+    const H5::Group g = impl_->file.openGroup(where);
+    if (!has_dataset(g, "step") || !has_dataset(g, "value"))
+      impl_->fail("has a scalar " + where + " without step and value datasets");
+    const H5::DataSet step = g.openDataSet("step"), value = g.openDataSet("value");
+    const auto step_dims = dims_of(step), value_dims = dims_of(value);
+    if (step_dims.size() != 1 || step_dims != value_dims)
+      impl_->fail("has a scalar " + where + " whose step and value are not equal-length vectors");
+    ScalarSeries s;
+    s.step.resize(step_dims[0]);
+    s.value.resize(value_dims[0]);
+    if (!s.step.empty()) {
+      step.read(s.step.data(), H5::PredType::NATIVE_INT64);
+      value.read(s.value.data(), H5::PredType::NATIVE_DOUBLE);
+    }
+    return s;
+  });
+}
+
+std::vector<std::string> RunReader::splits() const {
+  return impl_->guarded("/interactions", [&] {
+    const H5::Group root = impl_->file.openGroup("/");
+    if (!has_group(root, "interactions")) return std::vector<std::string>{};
+    return child_groups(impl_->file.openGroup("/interactions"));
+  });
+}
+
+int64_t RunReader::interaction_rows(const std::string& split) const {
+  return impl_->guarded("/interactions/" + split, [&] {
+    const H5::Group g = impl_->split_group(split);
+    if (!has_dataset(g, "step")) impl_->fail("has no /interactions/" + split + "/step dataset");
+    const auto dims = dims_of(g.openDataSet("step"));
+    if (dims.size() != 1) impl_->fail("has /interactions/" + split + "/step of rank " +
+                                      std::to_string(dims.size()) + ", expected 1");
+    return static_cast<int64_t>(dims[0]);
+  });
+}
+
+InteractionBatch RunReader::interactions(const std::string& split, int64_t first,
+                                         int64_t count) const {
+  const int64_t total = interaction_rows(split);
+  if (count < 0) count = total - first;
+  if (first < 0 || count < 0 || first + count > total)
+    impl_->fail("has " + std::to_string(total) + " rows in split '" + split +
+                "'; cannot read rows [" + std::to_string(first) + ", " +
+                std::to_string(first + count) + ")");
+  const std::string where = "/interactions/" + split;
+  return impl_->guarded(where, [&] {
+    const H5::Group g = impl_->split_group(split);
+    const hsize_t start_row = static_cast<hsize_t>(first), rows = static_cast<hsize_t>(count);
+
+    // Reads the selected rows of one field; returns false if an optional field is absent.
+    // `width` becomes 0 for a rank-1 dataset and D for a rank-2 [N, D] one.
+    auto read = [&](const char* name, auto& out, const H5::PredType& mem_type, bool required,
+                    std::vector<int> ranks, int& width) {
+      if (!has_dataset(g, name)) {
+        if (required) impl_->fail("has no " + where + "/" + name + " dataset");
+        return false;
+      }
+      const H5::DataSet ds = g.openDataSet(name);
+      const auto dims = dims_of(ds);
+      const int rank = static_cast<int>(dims.size());
+      if (std::find(ranks.begin(), ranks.end(), rank) == ranks.end())
+        impl_->fail("has " + where + "/" + name + " of rank " + std::to_string(rank));
+      if (dims[0] < start_row + rows)
+        impl_->fail("has " + where + "/" + name + " with " + std::to_string(dims[0]) +
+                    " rows, fewer than step's " + std::to_string(total));
+      width = rank == 2 ? static_cast<int>(dims[1]) : 0;
+      const hsize_t w = rank == 2 ? dims[1] : 1;
+      out.resize(static_cast<size_t>(rows * w));
+      if (out.empty()) return true;
+      H5::DataSpace file_space = ds.getSpace();
+      const hsize_t start[2] = {start_row, 0};
+      const hsize_t n[2] = {rows, w};
+      file_space.selectHyperslab(H5S_SELECT_SET, n, start);
+      H5::DataSpace mem_space(rank, n);
+      ds.read(out.data(), mem_type, mem_space, file_space);
+      return true;
+    };
+
+    const auto& I64 = H5::PredType::NATIVE_INT64;
+    const auto& I32 = H5::PredType::NATIVE_INT32;
+    InteractionBatch b;
+    b.rows = count;
+    int unused = 0;
+    read("step", b.step, I64, true, {1}, unused);
+    read("episode", b.episode, I64, true, {1}, unused);
+    read("t", b.t, I32, true, {1}, unused);
+    read("sender", b.sender, I32, true, {1}, unused);
+    read("receiver", b.receiver, I32, true, {1}, unused);
+    read("message", b.message, I32, true, {2}, b.msg_len);
+    read("length", b.length, I32, true, {1}, unused);
+    read("concept", b.concept, I32, false, {2}, b.concept_width);
+    read("sender_action", b.sender_action, I32, false, {1, 2}, b.sender_action_width);
+    read("receiver_action", b.receiver_action, I32, false, {1, 2}, b.receiver_action_width);
+    read("target", b.target, I32, false, {1, 2}, b.target_width);
+    read("reward", b.reward, H5::PredType::NATIVE_FLOAT, true, {1}, unused);
+    return b;
+  });
+}
+
+namespace {
+
+// Field rules of an interactions split: dtype class and allowed ranks.
+struct FieldRule {
+  const char* name;
+  H5T_class_t type_class;
+  std::vector<int> ranks;
+  bool required;
+};
+
+const std::vector<FieldRule>& field_rules() {
+  static const std::vector<FieldRule> rules = {
+      {"step", H5T_INTEGER, {1}, true},          {"episode", H5T_INTEGER, {1}, true},
+      {"t", H5T_INTEGER, {1}, true},             {"sender", H5T_INTEGER, {1}, true},
+      {"receiver", H5T_INTEGER, {1}, true},      {"message", H5T_INTEGER, {2}, true},
+      {"length", H5T_INTEGER, {1}, true},        {"reward", H5T_FLOAT, {1}, true},
+      {"concept", H5T_INTEGER, {2}, false},      {"sender_action", H5T_INTEGER, {1, 2}, false},
+      {"receiver_action", H5T_INTEGER, {1, 2}, false}, {"target", H5T_INTEGER, {1, 2}, false},
+  };
+  return rules;
+}
+
+// True when the dataset's type matches the class (integers must be signed, as numpy 'i').
+bool type_matches(const H5::DataSet& ds, H5T_class_t type_class) {
+  if (ds.getTypeClass() != type_class) return false;
+  if (type_class == H5T_INTEGER) return ds.getIntType().getSign() == H5T_SGN_2;
+  return true;
+}
+
+std::string type_name(const H5::DataSet& ds) {
+  switch (ds.getTypeClass()) {
+    case H5T_INTEGER:
+      return (ds.getIntType().getSign() == H5T_SGN_2 ? "int" : "uint") +
+             std::to_string(8 * ds.getIntType().getSize());
+    case H5T_FLOAT: return "float" + std::to_string(8 * ds.getFloatType().getSize());
+    case H5T_STRING: return "string";
+    default: return "non-numeric type";
+  }
+}
+
+// step/value series under `g` (a /scalars or /metrics/<split> group).
+void validate_series_group(const H5::Group& g, const std::string& where,
+                           std::vector<std::string>& problems) {
+  for (const auto& name : children(g)) {
+    const std::string path = where + "/" + name;
+    if (g.childObjType(name) != H5O_TYPE_GROUP) {
+      problems.push_back(path + " is not a group holding step and value");
+      continue;
+    }
+    const H5::Group s = g.openGroup(name);
+    const auto kids = children(s);
+    if (std::set<std::string>(kids.begin(), kids.end()) != std::set<std::string>{"step", "value"} ||
+        !has_dataset(s, "step") || !has_dataset(s, "value")) {
+      problems.push_back(path + " must hold exactly step and value");
+      continue;
+    }
+    const H5::DataSet step = s.openDataSet("step"), value = s.openDataSet("value");
+    if (dims_of(step) != dims_of(value)) problems.push_back(path + ": step and value differ in length");
+    if (dims_of(step).size() != 1) problems.push_back(path + "/step is not rank 1");
+    if (!type_matches(step, H5T_INTEGER)) problems.push_back(path + "/step has dtype " + type_name(step));
+    if (!type_matches(value, H5T_FLOAT)) problems.push_back(path + "/value has dtype " + type_name(value));
+  }
+}
+
+// Lengths within 0..L and the -1 padding rule, read in blocks of rows.
+void validate_messages(const H5::DataSet& message, const H5::DataSet& length, hsize_t rows,
+                       const std::string& where, std::vector<std::string>& problems) {
+  const hsize_t width = dims_of(message)[1];
+  bool bad_length = false, bad_tail = false, bad_head = false;
+  std::vector<int32_t> m, len;
+  for (hsize_t first = 0; first < rows; first += kValidateBlockRows) {
+    const hsize_t n = std::min(kValidateBlockRows, rows - first);
+    len.resize(n);
+    {
+      H5::DataSpace fs = length.getSpace();
+      const hsize_t start[1] = {first}, count[1] = {n};
+      fs.selectHyperslab(H5S_SELECT_SET, count, start);
+      length.read(len.data(), H5::PredType::NATIVE_INT32, H5::DataSpace(1, count), fs);
+    }
+    m.resize(n * width);
+    if (width > 0) {
+      H5::DataSpace fs = message.getSpace();
+      const hsize_t start[2] = {first, 0}, count[2] = {n, width};
+      fs.selectHyperslab(H5S_SELECT_SET, count, start);
+      message.read(m.data(), H5::PredType::NATIVE_INT32, H5::DataSpace(2, count), fs);
+    }
+    for (hsize_t r = 0; r < n; ++r) {
+      const int64_t l = len[r];
+      if (l < 0 || l > static_cast<int64_t>(width)) {
+        bad_length = true;
+        continue;
+      }
+      for (hsize_t j = 0; j < width; ++j) {
+        const int32_t sym = m[r * width + j];
+        if (static_cast<int64_t>(j) >= l) bad_tail |= sym != -1;
+        else bad_head |= sym < 0;
+      }
+    }
+  }
+  if (bad_length) problems.push_back(where + "/length outside 0.." + std::to_string(width));
+  if (bad_tail) problems.push_back(where + "/message has symbols other than -1 after length");
+  if (bad_head) problems.push_back(where + "/message has negative symbols before length");
+}
+
+void validate_split(const H5::Group& g, const std::string& where,
+                    std::vector<std::string>& problems) {
+  std::optional<hsize_t> rows;
+  for (const auto& rule : field_rules()) {
+    if (!has_dataset(g, rule.name)) {
+      if (rule.required) problems.push_back(where + "/" + rule.name + " missing");
+      continue;
+    }
+    const H5::DataSet ds = g.openDataSet(rule.name);
+    const auto dims = dims_of(ds);
+    const std::string path = where + "/" + rule.name;
+    if (!type_matches(ds, rule.type_class)) problems.push_back(path + " has dtype " + type_name(ds));
+    const int rank = static_cast<int>(dims.size());
+    if (std::find(rule.ranks.begin(), rule.ranks.end(), rank) == rule.ranks.end())
+      problems.push_back(path + " has rank " + std::to_string(rank));
+    if (dims.empty()) continue;
+    if (!rows) rows = dims[0];
+    if (dims[0] != *rows)
+      problems.push_back(path + " has " + std::to_string(dims[0]) + " rows, others " +
+                         std::to_string(*rows));
+  }
+  if (has_dataset(g, "message") && has_dataset(g, "length")) {
+    const H5::DataSet message = g.openDataSet("message"), length = g.openDataSet("length");
+    const auto md = dims_of(message), ld = dims_of(length);
+    if (md.size() == 2 && ld.size() == 1 && md[0] == ld[0] && md[0] > 0 &&
+        type_matches(message, H5T_INTEGER) && type_matches(length, H5T_INTEGER))
+      validate_messages(message, length, md[0], where, problems);
+  }
+  if (has_group(g, "cic")) {
+    const H5::Group c = g.openGroup("cic");
+    if (has_dataset(c, "p_message") && has_dataset(c, "p_action")) {
+      const auto pm = dims_of(c.openDataSet("p_message")), pa = dims_of(c.openDataSet("p_action"));
+      const hsize_t n = rows.value_or(0);
+      if (pm.size() < 2 || pa.size() < 2 || pm[0] != n || pa[0] != n || pa[1] != pm[1])
+        problems.push_back(where + "/cic/p_message and p_action shapes do not fit " +
+                           std::to_string(n) + " rows");
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> RunReader::validate() const {
+  std::vector<std::string> problems;
+  const H5::H5File& file = impl_->file;
+  auto section = [&](const std::string& what, auto&& check) {
+    try {
+      check();
+    } catch (const H5::Exception& e) {
+      problems.push_back(what + ": HDF5 error: " + h5_detail(e));
+    } catch (const std::invalid_argument& e) {
+      problems.push_back(what + ": " + e.what());
+    }
+  };
+  section("root attributes", [&] {
+    const H5::Group root = file.openGroup("/");
+    if (!root.attrExists("format") || read_attr_text(root.openAttribute("format")) != kFormat)
+      problems.push_back("root attribute format is not 'emcomm.run'");
+    if (!root.attrExists("schema_version") ||
+        root.openAttribute("schema_version").getTypeClass() != H5T_INTEGER ||
+        read_attr_text(root.openAttribute("schema_version")) != std::to_string(kRunSchemaVersion))
+      problems.push_back("root attribute schema_version is not " + std::to_string(kRunSchemaVersion));
+    for (const char* name : {"emcomm_version", "created_utc"})
+      if (!root.attrExists(name)) problems.push_back(std::string("root attribute ") + name + " missing");
+  });
+  section("/config", [&] {
+    const H5::Group root = file.openGroup("/");
+    if (!has_group(root, "config") || !has_dataset(file.openGroup("/config"), "ini"))
+      problems.push_back("/config/ini missing");
+  });
+  section("/scalars", [&] {
+    if (has_group(file.openGroup("/"), "scalars"))
+      validate_series_group(file.openGroup("/scalars"), "/scalars", problems);
+  });
+  section("/metrics", [&] {
+    if (!has_group(file.openGroup("/"), "metrics")) return;
+    const H5::Group metrics = file.openGroup("/metrics");
+    for (const auto& split : children(metrics)) {
+      if (metrics.childObjType(split) != H5O_TYPE_GROUP)
+        problems.push_back("/metrics/" + split + " is not a group");
+      else
+        validate_series_group(metrics.openGroup(split), "/metrics/" + split, problems);
+    }
+  });
+  section("/interactions", [&] {
+    if (!has_group(file.openGroup("/"), "interactions")) return;
+    const H5::Group all = file.openGroup("/interactions");
+    for (const auto& split : children(all)) {
+      const std::string where = "/interactions/" + split;
+      if (all.childObjType(split) != H5O_TYPE_GROUP) {
+        problems.push_back(where + " is not a group");
+        continue;
+      }
+      section(where, [&] { validate_split(all.openGroup(split), where, problems); });
+    }
+  });
+  return problems;
+}
+
+}  // namespace emcomm

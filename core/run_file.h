@@ -1,0 +1,99 @@
+// The HDF5 run file (DESIGN.md section 6, schema_version 1): a writer that streams
+// scalars and interaction rows into chunked, gzip-compressed, extendable datasets, and
+// a reader that checks the layout and reads selected rows without loading the rest.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace emcomm {
+
+inline constexpr int kRunSchemaVersion = 1;
+
+// A block of interaction rows (one row per message sent), column-major by field.
+// Width 0 for an action/target field means a rank-1 [N] dataset; width D > 0 means [N,D].
+struct InteractionBatch {
+  int64_t rows = 0;
+  int msg_len = 0;                    // L: columns of `message`
+  std::vector<int64_t> step;          // [rows]
+  std::vector<int64_t> episode;       // [rows]
+  std::vector<int32_t> t;             // [rows]
+  std::vector<int32_t> sender;        // [rows]
+  std::vector<int32_t> receiver;      // [rows]
+  std::vector<int32_t> message;       // [rows * msg_len], -1 after the end of the message
+  std::vector<int32_t> length;        // [rows]
+  int concept_width = 0;              // A; 0 = no concept dataset
+  std::vector<int32_t> concept;       // [rows * concept_width]
+  int sender_action_width = 0;
+  std::vector<int32_t> sender_action; // [rows] or [rows * width]; empty = field absent
+  int receiver_action_width = 0;
+  std::vector<int32_t> receiver_action;
+  int target_width = 0;
+  std::vector<int32_t> target;
+  std::vector<float> reward;          // [rows]
+};
+
+class RunWriter {
+ public:
+  // Creates (truncates) `path` and writes the root attributes and /config.
+  // `config` maps "section.key" to the resolved value text; `ini` is the resolved file.
+  RunWriter(const std::string& path, const std::map<std::string, std::string>& config,
+            const std::string& ini, const std::string& emcomm_version);
+  ~RunWriter();
+  RunWriter(const RunWriter&) = delete;
+  RunWriter& operator=(const RunWriter&) = delete;
+
+  // `name` is a logical name such as "sp_acc/train"; see scalar_link_name().
+  void append_scalar(const std::string& name, int64_t step, double value);
+  void append_interactions(const std::string& split, const InteractionBatch& batch);
+  void append_metric(const std::string& split, const std::string& name, int64_t step, double value);
+  // Flushes every dataset and the file to disk; called at each evaluation.
+  void flush();
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// HDF5 link names cannot contain '/', so the logical scalar name "sp_acc/train" is stored as
+// /scalars/sp_acc:train. These two functions are the one place that mapping lives.
+std::string scalar_link_name(const std::string& logical);
+std::string scalar_logical_name(const std::string& link);
+
+struct ScalarSeries {
+  std::vector<int64_t> step;
+  std::vector<double> value;
+};
+
+class RunReader {
+ public:
+  // Opens read-only and checks the root attributes; throws emcomm::UserError naming the
+  // file and the problem when it is missing, not HDF5, or not an emcomm run file of a
+  // supported schema version.
+  explicit RunReader(const std::string& path);
+  ~RunReader();
+
+  int schema_version() const;
+  std::string attribute(const std::string& name) const;          // root string attribute
+  std::map<std::string, std::string> config() const;              // /config attributes
+  std::string config_ini() const;                                 // /config/ini
+  std::vector<std::string> scalar_names() const;                  // logical names
+  ScalarSeries scalar(const std::string& logical_name) const;
+  std::vector<std::string> splits() const;                        // groups under /interactions
+  int64_t interaction_rows(const std::string& split) const;
+  // Reads rows [first, first + count) of one split (count < 0: to the end).
+  InteractionBatch interactions(const std::string& split, int64_t first = 0, int64_t count = -1) const;
+  // Checks the file against the schema; returns one line per problem (empty = conforms).
+  std::vector<std::string> validate() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace emcomm

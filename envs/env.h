@@ -1,0 +1,71 @@
+// The environment interfaces (DESIGN.md section 3) and the env registry.
+// A SignalingGame is one-shot: a speaker sees an input, sends a message, a listener acts.
+// Everything is batched: one call handles B episodes, tensors have leading dimension B.
+#pragma once
+
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/registry.h"
+#include "core/rng.h"
+
+namespace emcomm {
+
+enum class Split { Train, Val, Test };
+const char* split_name(Split s);
+inline constexpr Split kAllSplits[] = {Split::Train, Split::Val, Split::Test};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  virtual std::string name() const = 0;
+};
+
+struct SignalBatch {
+  torch::Tensor sender_input;    // [B, Ds] float
+  torch::Tensor receiver_input;  // [B, C, Dr] float (candidates), or undefined
+  torch::Tensor target;          // [B, A] int64 (reconstruction) or [B] int64 (candidate index)
+  torch::Tensor concept;         // [B, A] int64: the sender's symbolic input, for metrics
+  int64_t size() const { return sender_input.size(0); }
+};
+
+// What the listener must produce: A softmaxes over V values (reconstruction), or a score per
+// candidate among C (discrimination), each candidate a vector of candidate_dim.
+struct ReceiverSpec {
+  enum class Kind { Reconstruct, Discriminate } kind = Kind::Reconstruct;
+  int64_t attributes = 0, values = 0;  // Reconstruct
+  int64_t candidates = 0, candidate_dim = 0;  // Discriminate
+};
+
+class SignalingGame : public Env {
+ public:
+  virtual int64_t sender_input_dim() const = 0;
+  virtual ReceiverSpec receiver_spec() const = 0;
+  virtual int64_t split_size(Split split) const = 0;
+  // B episodes drawn uniformly (with replacement) from the split.
+  virtual SignalBatch sample(Split split, int64_t batch, Rng& rng) const = 0;
+  // A fixed evaluation set: `size` objects spread evenly over the split (0 = all of it);
+  // rng only draws distractors.
+  virtual SignalBatch eval_set(Split split, int64_t size, Rng& rng) const = 0;
+  // Per-episode differentiable loss [B] of the receiver's output (logits).
+  virtual torch::Tensor loss(const torch::Tensor& receiver_output, const SignalBatch& batch) const = 0;
+  // The receiver's greedy action: [B, A] (reconstruction) or [B] (discrimination), int64.
+  virtual torch::Tensor receiver_action(const torch::Tensor& receiver_output) const = 0;
+  // 1.0 where the episode is solved (all attributes right / target picked), else 0.0; [B].
+  virtual torch::Tensor correct(const torch::Tensor& receiver_output, const SignalBatch& batch) const = 0;
+};
+
+struct EnvEntry {
+  std::string name;
+  std::string description;
+  OptionSet options;
+  // Builds the env from the resolved config; rng is the env's own generator.
+  std::function<std::shared_ptr<Env>(const Config&, Rng)> make;
+};
+using EnvRegistry = Registry<EnvEntry>;
+
+}  // namespace emcomm

@@ -1,0 +1,19 @@
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "experiments/commands.h"
+
+namespace emcomm {
+
+double measure_matmul_gflops(int size, int repeats) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::ones({size, size}), b = torch::ones({size, size});
+  auto c = torch::mm(a, b);  // warm-up
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < repeats; ++i) c = torch::mm(a, b);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return 2.0 * double(size) * size * size * repeats / secs / 1e9;
+}
+
+}  // namespace emcomm

@@ -1,0 +1,22 @@
+// The emcomm command-line tool: one function per subcommand. Each returns the exit code;
+// user errors are thrown as emcomm::UserError and turned into exit code 2 by main().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace emcomm {
+
+// The options every run accepts plus those of every registered env and algorithm.
+ConfigSchema build_schema();
+
+int train_command(const std::vector<std::string>& args);
+int list_command(const std::vector<std::string>& args);
+
+// Times a 256x256 float matmul; returns GFLOP/s. Used to warn when LibTorch runs on the
+// reference BLAS (about 14 times slower than OpenBLAS).
+double measure_matmul_gflops(int size = 256, int repeats = 8);
+
+}  // namespace emcomm

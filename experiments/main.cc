@@ -1,0 +1,45 @@
+// emcomm: train, list (and later compare, sweep, analyze, bench).
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "experiments/commands.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: emcomm COMMAND [ARGS]\n"
+    "commands:\n"
+    "  train CONFIG.ini [--section.key=value ...] [--overwrite]   train and log a run\n"
+    "  list                                                       envs, algorithms, options, defaults\n"
+    "  help                                                       this text\n"
+    "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string cmd = args.front();
+  args.erase(args.begin());
+  try {
+    if (cmd == "train") return emcomm::train_command(args);
+    if (cmd == "list") return emcomm::list_command(args);
+    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, help");
+  } catch (const emcomm::UserError& e) {
+    std::fprintf(stderr, "emcomm: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "emcomm: fatal: %s\n", e.what());
+    return 1;
+  }
+}
