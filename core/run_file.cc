@@ -24,8 +24,8 @@ namespace emcomm {
 namespace {
 
 constexpr const char* kFormat = "emcomm.run";
-constexpr hsize_t kChunkBytes = 32 * 1024;     // target chunk size of interaction datasets
-constexpr hsize_t kSeriesChunkRows = 1024;     // scalars and metrics: short, slowly growing
+constexpr hsize_t kChunkBytes = 32 * 1024;  // target chunk size of interaction datasets
+constexpr hsize_t kSeriesChunkRows = 1024;  // scalars and metrics: short, slowly growing
 constexpr unsigned kDeflateLevel = 4;
 constexpr hsize_t kValidateBlockRows = 1 << 16;  // validate() reads messages in blocks
 
@@ -38,9 +38,25 @@ H5::StrType utf8_string_type() {
   return type;
 }
 
+// The most specific message on HDF5's error stack (e.g. "unable to lock file, errno = 11"),
+// or "" when the stack is empty. Must be called right after the failing call.
+std::string innermost_h5_error() {
+  std::string innermost;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* err, void* out) -> herr_t {
+        if (err->desc && *err->desc) *static_cast<std::string*>(out) = err->desc;
+        return 0;
+      },
+      &innermost);
+  return innermost;
+}
+
 std::string h5_detail(const H5::Exception& e) {
   const std::string func = e.getFuncName();
-  const std::string detail = e.getDetailMsg();
+  std::string detail = e.getDetailMsg();
+  const std::string cause = innermost_h5_error();
+  if (!cause.empty() && cause != detail) detail += " (" + cause + ")";
   return func.empty() ? detail : func + ": " + detail;
 }
 
@@ -192,8 +208,8 @@ struct Series {  // /scalars/<name> or /metrics/<split>/<name>
 // Which fields a split has and their widths; fixed by the split's first append.
 struct SplitLayout {
   int msg_len = 0;
-  int concept_width = 0;             // 0: no concept dataset
-  int sender_action_width = -1;      // -1: absent, 0: [N], D: [N, D]
+  int concept_width = 0;         // 0: no concept dataset
+  int sender_action_width = -1;  // -1: absent, 0: [N], D: [N, D]
   int receiver_action_width = -1;
   int target_width = -1;
 
@@ -233,9 +249,9 @@ struct SplitLog {
 };
 
 void check_link_name(const std::string& what, const std::string& name) {
-  EMCOMM_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." &&
-                   name != "..",
-               what + " '" + name + "' is not a valid HDF5 link name (empty, '.', '..' or has '/')");
+  EMCOMM_CHECK(
+      !name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
+      what + " '" + name + "' is not a valid HDF5 link name (empty, '.', '..' or has '/')");
 }
 
 // Checks a batch against its own declared sizes and the message convention.
@@ -247,8 +263,8 @@ void check_batch(const std::string& split, const InteractionBatch& b) {
   const size_t rows = static_cast<size_t>(b.rows);
   auto check_size = [&](const char* field, size_t got, size_t want) {
     EMCOMM_CHECK(got == want, where + "field '" + field + "' has " + std::to_string(got) +
-                                  " values, expected " + std::to_string(want) + " (rows=" +
-                                  std::to_string(b.rows) + ")");
+                                  " values, expected " + std::to_string(want) +
+                                  " (rows=" + std::to_string(b.rows) + ")");
   };
   check_size("step", b.step.size(), rows);
   check_size("episode", b.episode.size(), rows);
@@ -269,8 +285,8 @@ void check_batch(const std::string& split, const InteractionBatch& b) {
   for (size_t r = 0; r < rows; ++r) {
     const int32_t len = b.length[r];
     EMCOMM_CHECK(len >= 0 && len <= b.msg_len, where + "row " + std::to_string(r) + " has length " +
-                                                    std::to_string(len) + ", outside 0.." +
-                                                    std::to_string(b.msg_len));
+                                                   std::to_string(len) + ", outside 0.." +
+                                                   std::to_string(b.msg_len));
     const int32_t* m = b.message.data() + r * static_cast<size_t>(b.msg_len);
     for (int j = 0; j < b.msg_len; ++j) {
       EMCOMM_CHECK(j < len ? m[j] >= 0 : m[j] == -1,
@@ -346,7 +362,8 @@ RunWriter::RunWriter(const std::string& path, const std::map<std::string, std::s
     const H5::Group root = file.openGroup("/");
     const H5::StrType str = utf8_string_type();
     const H5::DataSpace scalar(H5S_SCALAR);
-    auto put_string = [&](const H5::H5Object& obj, const std::string& name, const std::string& value) {
+    auto put_string = [&](const H5::H5Object& obj, const std::string& name,
+                          const std::string& value) {
       obj.createAttribute(name, str, scalar).write(str, value);
     };
     put_string(root, "format", kFormat);
@@ -431,8 +448,8 @@ void RunWriter::append_interactions(const std::string& split, const InteractionB
         if (!group) group.emplace(impl_->file->openGroup("/interactions/" + split));
         const hsize_t w = static_cast<hsize_t>(width);
         col = log.columns
-                  .emplace(name, create_column(*group, name, file_type, w,
-                                               chunk_rows_for(elem_bytes, w)))
+                  .emplace(name,
+                           create_column(*group, name, file_type, w, chunk_rows_for(elem_bytes, w)))
                   .first;
       }
       append_rows(col->second, data, mem_type, rows);
@@ -517,11 +534,22 @@ RunReader::RunReader(const std::string& path) : impl_(std::make_unique<Impl>()) 
   std::error_code ec;
   if (!fs::exists(path, ec)) impl_->fail("does not exist");
   if (!fs::is_regular_file(path, ec)) impl_->fail("is not a regular file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) impl_->fail("is not an HDF5 file");
+#if H5_VERSION_GE(1, 12, 0)
+  const htri_t is_hdf5 = H5Fis_accessible(path.c_str(), H5P_DEFAULT);
+#else
+  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+#endif
+  if (is_hdf5 <= 0) impl_->fail("is not an HDF5 file");
   try {
     impl_->file.openFile(path, H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {
-    impl_->fail("is an HDF5 file that cannot be opened (truncated or corrupt?): " + h5_detail(e));
+    const std::string detail = h5_detail(e);
+    if (detail.find("unable to lock file") != std::string::npos)
+      impl_->fail(
+          "is locked, probably by a run still writing it (set HDF5_USE_FILE_LOCKING=FALSE "
+          "to read it anyway): " +
+          detail);
+    impl_->fail("is an HDF5 file that cannot be opened (truncated or corrupt?): " + detail);
   }
   impl_->guarded("root attributes", [&] {
     const H5::Group root = impl_->file.openGroup("/");
@@ -628,8 +656,9 @@ int64_t RunReader::interaction_rows(const std::string& split) const {
     const H5::Group g = impl_->split_group(split);
     if (!has_dataset(g, "step")) impl_->fail("has no /interactions/" + split + "/step dataset");
     const auto dims = dims_of(g.openDataSet("step"));
-    if (dims.size() != 1) impl_->fail("has /interactions/" + split + "/step of rank " +
-                                      std::to_string(dims.size()) + ", expected 1");
+    if (dims.size() != 1)
+      impl_->fail("has /interactions/" + split + "/step of rank " + std::to_string(dims.size()) +
+                  ", expected 1");
     return static_cast<int64_t>(dims[0]);
   });
 }
@@ -709,12 +738,18 @@ struct FieldRule {
 
 const std::vector<FieldRule>& field_rules() {
   static const std::vector<FieldRule> rules = {
-      {"step", H5T_INTEGER, {1}, true},          {"episode", H5T_INTEGER, {1}, true},
-      {"t", H5T_INTEGER, {1}, true},             {"sender", H5T_INTEGER, {1}, true},
-      {"receiver", H5T_INTEGER, {1}, true},      {"message", H5T_INTEGER, {2}, true},
-      {"length", H5T_INTEGER, {1}, true},        {"reward", H5T_FLOAT, {1}, true},
-      {"concept", H5T_INTEGER, {2}, false},      {"sender_action", H5T_INTEGER, {1, 2}, false},
-      {"receiver_action", H5T_INTEGER, {1, 2}, false}, {"target", H5T_INTEGER, {1, 2}, false},
+      {"step", H5T_INTEGER, {1}, true},
+      {"episode", H5T_INTEGER, {1}, true},
+      {"t", H5T_INTEGER, {1}, true},
+      {"sender", H5T_INTEGER, {1}, true},
+      {"receiver", H5T_INTEGER, {1}, true},
+      {"message", H5T_INTEGER, {2}, true},
+      {"length", H5T_INTEGER, {1}, true},
+      {"reward", H5T_FLOAT, {1}, true},
+      {"concept", H5T_INTEGER, {2}, false},
+      {"sender_action", H5T_INTEGER, {1, 2}, false},
+      {"receiver_action", H5T_INTEGER, {1, 2}, false},
+      {"target", H5T_INTEGER, {1, 2}, false},
   };
   return rules;
 }
@@ -731,9 +766,12 @@ std::string type_name(const H5::DataSet& ds) {
     case H5T_INTEGER:
       return (ds.getIntType().getSign() == H5T_SGN_2 ? "int" : "uint") +
              std::to_string(8 * ds.getIntType().getSize());
-    case H5T_FLOAT: return "float" + std::to_string(8 * ds.getFloatType().getSize());
-    case H5T_STRING: return "string";
-    default: return "non-numeric type";
+    case H5T_FLOAT:
+      return "float" + std::to_string(8 * ds.getFloatType().getSize());
+    case H5T_STRING:
+      return "string";
+    default:
+      return "non-numeric type";
   }
 }
 
@@ -754,10 +792,13 @@ void validate_series_group(const H5::Group& g, const std::string& where,
       continue;
     }
     const H5::DataSet step = s.openDataSet("step"), value = s.openDataSet("value");
-    if (dims_of(step) != dims_of(value)) problems.push_back(path + ": step and value differ in length");
+    if (dims_of(step) != dims_of(value))
+      problems.push_back(path + ": step and value differ in length");
     if (dims_of(step).size() != 1) problems.push_back(path + "/step is not rank 1");
-    if (!type_matches(step, H5T_INTEGER)) problems.push_back(path + "/step has dtype " + type_name(step));
-    if (!type_matches(value, H5T_FLOAT)) problems.push_back(path + "/value has dtype " + type_name(value));
+    if (!type_matches(step, H5T_INTEGER))
+      problems.push_back(path + "/step has dtype " + type_name(step));
+    if (!type_matches(value, H5T_FLOAT))
+      problems.push_back(path + "/value has dtype " + type_name(value));
   }
 }
 
@@ -791,8 +832,10 @@ void validate_messages(const H5::DataSet& message, const H5::DataSet& length, hs
       }
       for (hsize_t j = 0; j < width; ++j) {
         const int32_t sym = m[r * width + j];
-        if (static_cast<int64_t>(j) >= l) bad_tail |= sym != -1;
-        else bad_head |= sym < 0;
+        if (static_cast<int64_t>(j) >= l)
+          bad_tail |= sym != -1;
+        else
+          bad_head |= sym < 0;
       }
     }
   }
@@ -812,7 +855,8 @@ void validate_split(const H5::Group& g, const std::string& where,
     const H5::DataSet ds = g.openDataSet(rule.name);
     const auto dims = dims_of(ds);
     const std::string path = where + "/" + rule.name;
-    if (!type_matches(ds, rule.type_class)) problems.push_back(path + " has dtype " + type_name(ds));
+    if (!type_matches(ds, rule.type_class))
+      problems.push_back(path + " has dtype " + type_name(ds));
     const int rank = static_cast<int>(dims.size());
     if (std::find(rule.ranks.begin(), rule.ranks.end(), rank) == rule.ranks.end())
       problems.push_back(path + " has rank " + std::to_string(rank));
@@ -862,9 +906,11 @@ std::vector<std::string> RunReader::validate() const {
     if (!root.attrExists("schema_version") ||
         root.openAttribute("schema_version").getTypeClass() != H5T_INTEGER ||
         read_attr_text(root.openAttribute("schema_version")) != std::to_string(kRunSchemaVersion))
-      problems.push_back("root attribute schema_version is not " + std::to_string(kRunSchemaVersion));
+      problems.push_back("root attribute schema_version is not " +
+                         std::to_string(kRunSchemaVersion));
     for (const char* name : {"emcomm_version", "created_utc"})
-      if (!root.attrExists(name)) problems.push_back(std::string("root attribute ") + name + " missing");
+      if (!root.attrExists(name))
+        problems.push_back(std::string("root attribute ") + name + " missing");
   });
   section("/config", [&] {
     const H5::Group root = file.openGroup("/");

@@ -1,5 +1,7 @@
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
 #include <chrono>
 
 #include "experiments/commands.h"
@@ -14,6 +16,15 @@ double measure_matmul_gflops(int size, int repeats) {
   for (int i = 0; i < repeats; ++i) c = torch::mm(a, b);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return 2.0 * double(size) * size * size * repeats / secs / 1e9;
+}
+
+bool set_blas_threads(int threads) {
+  // OpenBLAS keeps its own thread pool that at::set_num_threads does not reach.
+  using SetThreads = void (*)(int);
+  auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!fn) return false;
+  fn(threads);
+  return true;
 }
 
 }  // namespace emcomm

@@ -18,5 +18,7 @@ int list_command(const std::vector<std::string>& args);
 // Times a 256x256 float matmul; returns GFLOP/s. Used to warn when LibTorch runs on the
 // reference BLAS (about 14 times slower than OpenBLAS).
 double measure_matmul_gflops(int size = 256, int repeats = 8);
+// Sets OpenBLAS's own thread count when OpenBLAS is the loaded BLAS; false otherwise.
+bool set_blas_threads(int threads);
 
 }  // namespace emcomm

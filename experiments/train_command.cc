@@ -83,7 +83,9 @@ int train_command(const std::vector<std::string>& args) {
     run_dir = fs::path("runs") / (fs::path(config_path).stem().string() + "-seed" + std::to_string(seed));
   cfg.set("run.out", run_dir.string());
 
-  at::set_num_threads(int(cfg.get_int("run.threads")));
+  const int threads = int(cfg.get_int("run.threads"));
+  at::set_num_threads(threads);
+  set_blas_threads(threads);
   double gflops = measure_matmul_gflops();
   if (gflops < kSlowBlasGflops)
     std::fprintf(stderr,
