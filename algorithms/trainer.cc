@@ -1,5 +1,6 @@
 #include "algorithms/trainer.h"
 
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
@@ -26,6 +27,7 @@ Trainer::Options Trainer::Options::from(const Config& cfg) {
 
 Metrics Trainer::evaluate(Algorithm& algo, int64_t step, Metrics* train_sum, int64_t* train_count) {
   Metrics m = algo.evaluate(step, log_);
+  m["time/wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   for (const auto& kv : *train_sum) m["train/" + kv.first] = kv.second / double(*train_count);
   train_sum->clear();
   *train_count = 0;
@@ -39,6 +41,7 @@ Metrics Trainer::evaluate(Algorithm& algo, int64_t step, Metrics* train_sum, int
 Metrics Trainer::run(Algorithm& algo) {
   Metrics train_sum, last;
   int64_t train_count = 0;
+  start_ = std::chrono::steady_clock::now();
   for (int64_t step = 1; step <= opt_.steps; ++step) {
     Metrics m = algo.train_step(step);
     for (const auto& kv : m) {

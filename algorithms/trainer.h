@@ -1,7 +1,10 @@
 // The one training loop every algorithm runs on: steps, periodic evaluation (scalars and
 // interaction rows to the run file, flushed each time), hooks, checkpoint at the end.
+// Each evaluation also logs time/wall_seconds (seconds since training started), so the time
+// to reach an accuracy can be read off the run file.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <vector>
 
@@ -37,6 +40,7 @@ class Trainer {
   Options opt_;
   RunWriter& log_;
   std::vector<TrainerHooks> hooks_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace emcomm
