@@ -39,6 +39,11 @@ SelfPlay::Options SelfPlay::Options::from(const Config& cfg) {
     throw UserError("agents.vocab_size=" + std::to_string(o.channel.vocab_size) +
                     " with agents.eos=true leaves no symbol besides EOS; use at least 2");
   o.hidden = cfg.get_int("agents.hidden");
+  // The speaker's output layer alone has hidden x max_len x vocab_size weights.
+  const double weights = double(o.hidden) * double(o.channel.max_len) * double(o.channel.vocab_size);
+  if (weights > 5e8)
+    throw UserError("agents.hidden x agents.max_len x agents.vocab_size = " + std::to_string(int64_t(weights)) +
+                    " speaker weights, more than the limit of 5e8; lower one of them");
   o.activation = parse_activation(cfg.get_string("agents.activation"));
   o.relaxation = parse_relaxation(cfg.get_string("agents.relaxation"));
   o.temperature = cfg.get_float("agents.temperature");

@@ -13,7 +13,7 @@ OptionSet trainer_options() {
       .add_int("run.threads", 1, "intra-op threads for LibTorch", 1, 256)
       .add_int("train.steps", 10000, "training steps", 1, int64_t(1) << 40)
       .add_int("train.eval_every", 500, "evaluate (and flush the run file) every this many steps", 1, int64_t(1) << 40)
-      .add_int("eval.size", 10000, "objects evaluated per split, spread evenly over it (0 = the whole split)", 0, int64_t(1) << 40)
+      .add_int("eval.size", 10000, "objects evaluated per split, spread evenly over it (0 or more than the split = the whole split)", 0, int64_t(1) << 40)
       .add_int("eval.log_rows", 100, "interaction rows logged per split at each evaluation", 0, 1000000);
   return s;
 }

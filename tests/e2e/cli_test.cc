@@ -47,6 +47,7 @@ TEST_CASE("cli: a short Lewis self-play run beats chance clearly and writes a va
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("sp_acc/val"));
   CHECK_THAT(r.output, Catch::Contains("run directory: " + (dir / "run")));
+  CHECK_THAT(r.output, !Catch::Contains("steps/s"));  // no progress line when not on a terminal
 
   RunReader reader(dir / "run/run.h5");
   CHECK(reader.validate().empty());
@@ -136,6 +137,7 @@ TEST_CASE("cli: config errors exit 2 naming the option", "[e2e][errors]") {
       {"--env.name=nope", "env.name"},
       {"--env.mode=discrimination --env.distractors=1000 --env.attributes=2 --env.values=100", "env.distractors"},
       {"stray", "second one"},
+      {"--agents.max_len=1000 --agents.vocab_size=100000", "agents.hidden x agents.max_len x agents.vocab_size"},
   };
   for (const auto& c : cases) {
     auto r = train(dir, "bad", c.args);
