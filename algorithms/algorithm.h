@@ -27,6 +27,13 @@ class Algorithm {
   virtual void save(const std::string& path) = 0;
   // The figure shown on the progress line, e.g. "sp_acc/val".
   virtual std::string headline() const = 0;
+  // True when the algorithm's own schedule has ended before train.steps (early stop): the
+  // Trainer evaluates at this step and stops.
+  virtual bool finished(int64_t step) const { return false; }
+  // The figures reported as the run's result (summary.json "final"), given the last
+  // evaluation's. An algorithm that selects a model (e.g. on seed-validation data) returns
+  // the selected model's figures and leaves that model's parameters in place.
+  virtual Metrics final_metrics(const Metrics& last_eval) { return last_eval; }
 };
 
 struct AlgorithmEntry {

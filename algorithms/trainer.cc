@@ -25,12 +25,12 @@ Trainer::Options Trainer::Options::from(const Config& cfg) {
   return o;
 }
 
-Metrics Trainer::evaluate(Algorithm& algo, int64_t step, Metrics* train_sum, int64_t* train_count) {
+Metrics Trainer::evaluate(Algorithm& algo, int64_t step, Metrics* train_sum, Metrics* train_count) {
   Metrics m = algo.evaluate(step, log_);
   m["time/wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  for (const auto& kv : *train_sum) m["train/" + kv.first] = kv.second / double(*train_count);
+  for (const auto& kv : *train_sum) m["train/" + kv.first] = kv.second / (*train_count)[kv.first];
   train_sum->clear();
-  *train_count = 0;
+  train_count->clear();
   for (const auto& kv : m) log_.append_scalar(kv.first, step, kv.second);
   log_.flush();
   for (auto& h : hooks_)
@@ -39,9 +39,9 @@ Metrics Trainer::evaluate(Algorithm& algo, int64_t step, Metrics* train_sum, int
 }
 
 Metrics Trainer::run(Algorithm& algo) {
-  Metrics train_sum, last;
-  int64_t train_count = 0;
+  Metrics train_sum, train_count, last;  // per figure: sum and number of steps that reported it
   start_ = std::chrono::steady_clock::now();
+  last_step = 0;
   for (int64_t step = 1; step <= opt_.steps; ++step) {
     Metrics m = algo.train_step(step);
     for (const auto& kv : m) {
@@ -51,15 +51,19 @@ Metrics Trainer::run(Algorithm& algo) {
                                  ") at step " + std::to_string(step) + "; the run file holds everything before it");
       }
       train_sum[kv.first] += kv.second;
+      train_count[kv.first] += 1;
     }
-    ++train_count;
     for (auto& h : hooks_)
       if (h.on_step) h.on_step(step, m);
-    if (step % opt_.eval_every == 0 || step == opt_.steps) last = evaluate(algo, step, &train_sum, &train_count);
+    const bool stop = algo.finished(step);
+    if (step % opt_.eval_every == 0 || step == opt_.steps || stop) last = evaluate(algo, step, &train_sum, &train_count);
+    last_step = step;
+    if (stop) break;
   }
+  last = algo.final_metrics(last);
   if (!opt_.checkpoint_path.empty()) algo.save(opt_.checkpoint_path);
   for (auto& h : hooks_)
-    if (h.on_end) h.on_end(opt_.steps, last);
+    if (h.on_end) h.on_end(last_step, last);
   return last;
 }
 

@@ -34,9 +34,11 @@ class Trainer {
   // Runs every step; returns the last evaluation's figures. A non-finite training figure
   // stops the run with a std::runtime_error naming it and the step (the log stays flushed).
   Metrics run(Algorithm& algo);
+  // The last step run (train.steps, or earlier when the algorithm finished early).
+  int64_t last_step = 0;
 
  private:
-  Metrics evaluate(Algorithm& algo, int64_t step, Metrics* train_sum, int64_t* train_count);
+  Metrics evaluate(Algorithm& algo, int64_t step, Metrics* train_sum, Metrics* train_count);
   Options opt_;
   RunWriter& log_;
   std::vector<TrainerHooks> hooks_;

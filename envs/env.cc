@@ -1,5 +1,7 @@
 #include "envs/env.h"
 
+#include "core/errors.h"
+
 namespace emcomm {
 
 const char* split_name(Split s) {
@@ -9,6 +11,10 @@ const char* split_name(Split s) {
     case Split::Test: return "test";
   }
   return "?";
+}
+
+torch::Tensor SignalingGame::human_messages(const SignalBatch&) const {
+  throw UserError("env '" + name() + "' has no human language for supervised learning");
 }
 
 }  // namespace emcomm

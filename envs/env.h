@@ -57,6 +57,16 @@ class SignalingGame : public Env {
   virtual torch::Tensor receiver_action(const torch::Tensor& receiver_output) const = 0;
   // 1.0 where the episode is solved (all attributes right / target picked), else 0.0; [B].
   virtual torch::Tensor correct(const torch::Tensor& receiver_output, const SignalBatch& batch) const = 0;
+  // Objects first .. first+count-1 of a split, in split order (the seed set and human probes
+  // of S2P are the first objects of a split); rng only draws distractors.
+  virtual SignalBatch slice(Split split, int64_t first, int64_t count, Rng& rng) const = 0;
+
+  // The "human" language for supervised learning, when the game has one: a message of
+  // human_length() words over 0..human_vocab_size()-1 for each episode's sender input.
+  virtual bool has_human_language() const { return false; }
+  virtual int64_t human_vocab_size() const { return 0; }
+  virtual int64_t human_length() const { return 0; }
+  virtual torch::Tensor human_messages(const SignalBatch& batch) const;  // [B, human_length] int64
 };
 
 struct EnvEntry {

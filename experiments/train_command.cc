@@ -120,9 +120,9 @@ int train_command(const std::vector<std::string>& args) {
   Metrics final_eval = trainer.run(*algo);
   progress.finish();
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_file(run_dir / "summary.json", summary_json(final_eval, topt.steps, wall, cfg, run_dir));
+  write_file(run_dir / "summary.json", summary_json(final_eval, trainer.last_step, wall, cfg, run_dir));
 
-  std::printf("finished %lld steps in %.1f s\n", (long long)topt.steps, wall);
+  std::printf("finished %lld steps in %.1f s\n", (long long)trainer.last_step, wall);
   for (const auto& kv : final_eval)
     if (kv.first.rfind("sp_acc/", 0) == 0 || kv.first.find("acc") != std::string::npos)
       std::printf("  %-22s %.4f\n", kv.first.c_str(), kv.second);

@@ -1,7 +1,7 @@
 #include "metrics/basic.h"
 
 #include <numeric>
-#include <set>
+#include <unordered_set>
 
 namespace emcomm::metrics {
 
@@ -11,10 +11,17 @@ double mean_length(const std::vector<int32_t>& length) {
 }
 
 int64_t symbols_used(const std::vector<int32_t>& message) {
-  std::set<int32_t> seen;
+  std::unordered_set<int32_t> seen;
   for (int32_t s : message)
     if (s >= 0) seen.insert(s);
   return int64_t(seen.size());
+}
+
+double accuracy(const std::vector<float>& reward) {
+  if (reward.empty()) return 0.0;
+  int64_t solved = 0;
+  for (float r : reward) solved += r > 0.0f;
+  return double(solved) / double(reward.size());
 }
 
 }  // namespace emcomm::metrics

@@ -1,5 +1,4 @@
-// Simple message statistics over integer arrays (no LibTorch). The information-theoretic
-// metrics (entropy, MI, SC, IC, CIC, topsim, ...) join this library as pure functions too.
+// Simple statistics of the logged interactions (no LibTorch).
 #pragma once
 
 #include <cstdint>
@@ -7,9 +6,12 @@
 
 namespace emcomm::metrics {
 
-// Mean of `length` (one entry per message).
+// Mean of `length` (one entry per message); 0 when there is none.
 double mean_length(const std::vector<int32_t>& length);
 // Number of distinct symbols >= 0 in a [rows, width] message array (-1 is padding).
 int64_t symbols_used(const std::vector<int32_t>& message);
+// Fraction of rows with reward > 0 (interaction rows log 1 for a solved episode, 0 otherwise);
+// 0 when there is none, like mean_length.
+double accuracy(const std::vector<float>& reward);
 
 }  // namespace emcomm::metrics

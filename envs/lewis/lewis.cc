@@ -192,6 +192,16 @@ SignalBatch LewisGame::eval_set(Split split, int64_t size, Rng& rng) const {
   return make_batch(ids, split, rng);
 }
 
+SignalBatch LewisGame::slice(Split split, int64_t first, int64_t count, Rng& rng) const {
+  const int64_t n = split_size(split);
+  if (first < 0 || count < 0 || first + count > n)
+    throw UserError("requested objects " + std::to_string(first) + ".." + std::to_string(first + count - 1) +
+                    " of the " + split_name(split) + " split, which has " + std::to_string(n));
+  std::vector<int64_t> ids(count);
+  for (int64_t k = 0; k < count; ++k) ids[k] = object_at(split, first + k);
+  return make_batch(ids, split, rng);
+}
+
 torch::Tensor LewisGame::loss(const torch::Tensor& out, const SignalBatch& batch) const {
   namespace F = torch::nn::functional;
   const int64_t B = batch.size();

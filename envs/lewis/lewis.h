@@ -57,6 +57,11 @@ class LewisGame : public SignalingGame {
   torch::Tensor loss(const torch::Tensor& out, const SignalBatch& batch) const override;
   torch::Tensor receiver_action(const torch::Tensor& out) const override;
   torch::Tensor correct(const torch::Tensor& out, const SignalBatch& batch) const override;
+  SignalBatch slice(Split split, int64_t first, int64_t count, Rng& rng) const override;
+  bool has_human_language() const override { return true; }
+  int64_t human_vocab_size() const override { return language_.vocab_size(); }
+  int64_t human_length() const override { return language_.length(); }
+  torch::Tensor human_messages(const SignalBatch& batch) const override { return language_.encode(batch.concept); }
 
   const HumanLanguage& language() const { return language_; }
   const Options& options() const { return opt_; }

@@ -10,3 +10,10 @@ TEST_CASE("metrics basic: mean length and symbols used ignore padding", "[metric
   CHECK(symbols_used({3, 3, -1, 0, 7, -1}) == 3);
   CHECK(symbols_used({-1, -1}) == 0);
 }
+
+TEST_CASE("metrics basic: accuracy is the fraction of rows with reward > 0", "[metrics]") {
+  CHECK(accuracy({1.0f, 0.0f, 0.5f, -1.0f}) == 0.5);
+  CHECK(accuracy({1.0f, 1.0f, 1.0f}) == 1.0);
+  CHECK(accuracy({0.0f, 0.0f}) == 0.0);
+  CHECK(accuracy({}) == 0.0);
+}

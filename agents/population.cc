@@ -1,0 +1,66 @@
+#include "agents/population.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/errors.h"
+
+namespace emcomm {
+
+StackedLinearImpl::StackedLinearImpl(int64_t members, int64_t in, int64_t out) {
+  // Zeros until reset(gen): initial values come from the run's generator, never a global one.
+  weight = register_parameter("weight", torch::zeros({members, in, out}));
+  bias = register_parameter("bias", torch::zeros({members, 1, out}));
+}
+
+torch::Tensor StackedLinearImpl::forward(const torch::Tensor& x) { return torch::baddbmm(bias, x, weight); }
+
+void StackedLinearImpl::reset(at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  double bound = 1.0 / std::sqrt(double(weight.size(1)));
+  weight.uniform_(-bound, bound, gen);
+  bias.uniform_(-bound, bound, gen);
+}
+
+void init_stacked_layers(torch::nn::Module& module, at::Generator& gen) {
+  for (auto& m : module.modules(/*include_self=*/true))
+    if (auto* lin = dynamic_cast<StackedLinearImpl*>(m.get())) lin->reset(gen);
+}
+
+PopSpeakerImpl::PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidden, ChannelSpec channel,
+                               Activation act)
+    : members_(members), channel_(channel), act_(act) {
+  l1_ = register_module("l1", StackedLinear(members, input_dim, hidden));
+  l2_ = register_module("l2", StackedLinear(members, hidden, channel.max_len * channel.vocab_size));
+}
+
+torch::Tensor PopSpeakerImpl::forward(const torch::Tensor& input) {
+  EMCOMM_CHECK(input.dim() == 3 && input.size(0) == members_, "speaker input must be [P, B, D]");
+  return l2_(activate(l1_(input), act_)).view({members_, input.size(1), channel_.max_len, channel_.vocab_size});
+}
+
+PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t hidden, ReceiverSpec task,
+                                 Activation act, int64_t embed)
+    : members_(members), task_(task), act_(act) {
+  l1_ = register_module("l1", StackedLinear(members, channel.max_len * channel.vocab_size, hidden));
+  if (task.kind == ReceiverSpec::Kind::Reconstruct) {
+    l2_ = register_module("l2", StackedLinear(members, hidden, task.attributes * task.values));
+  } else {
+    l2_ = register_module("l2", StackedLinear(members, hidden, embed));
+    cand_ = register_module("cand", StackedLinear(members, task.candidate_dim, embed));
+  }
+}
+
+torch::Tensor PopListenerImpl::forward(const torch::Tensor& onehots, const torch::Tensor& candidates) {
+  EMCOMM_CHECK(onehots.dim() == 4 && onehots.size(0) == members_, "listener input must be [P, B, L, V]");
+  const int64_t P = members_, B = onehots.size(1);
+  auto h = l2_(activate(l1_(onehots.reshape({P, B, -1})), act_));
+  if (task_.kind == ReceiverSpec::Kind::Reconstruct) return h.view({P, B, task_.attributes, task_.values});
+  EMCOMM_CHECK(candidates.defined(), "discrimination listener needs candidates");
+  const int64_t C = candidates.size(1);
+  auto c = cand_(candidates.reshape({1, B * C, -1}).expand({P, B * C, candidates.size(2)}));  // [P, B*C, E]
+  return torch::bmm(c.view({P * B, C, -1}), h.reshape({P * B, -1, 1})).view({P, B, C});
+}
+
+}  // namespace emcomm

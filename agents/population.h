@@ -1,0 +1,60 @@
+// Populations of P speakers and P listeners with their weights stacked ([P, in, out]), so one
+// batched matmul serves every member: P small networks cost about one network's overhead.
+// Member p is exactly the architecture of agents/modules.h (Linear -> activation -> Linear);
+// P = 1 is a single pair. Inputs and outputs carry a leading member dimension P.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include "agents/channel.h"
+#include "agents/modules.h"
+
+namespace emcomm {
+
+// P independent affine maps: x [P, B, in] -> [P, B, out].
+class StackedLinearImpl : public torch::nn::Module {
+ public:
+  StackedLinearImpl(int64_t members, int64_t in, int64_t out);
+  torch::Tensor forward(const torch::Tensor& x);
+  // Uniform +-1/sqrt(in) for weights and biases (PyTorch's Linear default scale), from gen.
+  void reset(at::Generator& gen);
+  torch::Tensor weight, bias;  // [P, in, out], [P, 1, out]
+};
+TORCH_MODULE(StackedLinear);
+
+class PopSpeakerImpl : public torch::nn::Module {
+ public:
+  PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidden, ChannelSpec channel, Activation act);
+  torch::Tensor forward(const torch::Tensor& input);  // [P, B, Din] -> logits [P, B, L, V]
+  int64_t members() const { return members_; }
+
+ private:
+  int64_t members_;
+  StackedLinear l1_{nullptr}, l2_{nullptr};
+  ChannelSpec channel_;
+  Activation act_;
+};
+TORCH_MODULE(PopSpeaker);
+
+class PopListenerImpl : public torch::nn::Module {
+ public:
+  PopListenerImpl(int64_t members, ChannelSpec channel, int64_t hidden, ReceiverSpec task, Activation act,
+                  int64_t embed = 50);
+  // onehots [P, B, L, V], candidates [B, C, Dc] (shared by all members) or undefined ->
+  // [P, B, A, V] (reconstruction) or [P, B, C] (discrimination).
+  torch::Tensor forward(const torch::Tensor& onehots, const torch::Tensor& candidates = {});
+
+ private:
+  int64_t members_;
+  StackedLinear l1_{nullptr}, l2_{nullptr}, cand_{nullptr};
+  ReceiverSpec task_;
+  Activation act_;
+};
+TORCH_MODULE(PopListener);
+
+// Re-initialises every StackedLinear of a module from gen.
+void init_stacked_layers(torch::nn::Module& module, at::Generator& gen);
+
+}  // namespace emcomm

@@ -1,0 +1,481 @@
+#include "algorithms/s2p.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "algorithms/selfplay.h"
+#include "core/errors.h"
+
+namespace emcomm {
+namespace {
+
+const std::vector<std::string> kScheduleNames = {"selfplay", "supervised", "sup2sp", "sp2sup",
+                                                 "sched",    "sched_frz",  "sched_rand_frz", "rand"};
+
+double uniform01(Rng& rng) { return double(rng.next() >> 11) * 0x1.0p-53; }
+
+bool is_sched(Schedule s) {
+  return s == Schedule::Sched || s == Schedule::SchedFrz || s == Schedule::SchedRandFrz;
+}
+
+bool has_pretraining(Schedule s) { return is_sched(s) || s == Schedule::Sup2Sp || s == Schedule::Sp2Sup; }
+
+std::vector<int32_t> to_int32(const torch::Tensor& t) {
+  auto c = t.to(torch::kInt32).contiguous();
+  return std::vector<int32_t>(c.data_ptr<int32_t>(), c.data_ptr<int32_t>() + c.numel());
+}
+
+}  // namespace
+
+Schedule parse_schedule(const std::string& name) {
+  for (size_t i = 0; i < kScheduleNames.size(); ++i)
+    if (kScheduleNames[i] == name) return static_cast<Schedule>(i);
+  std::string all;
+  for (const auto& n : kScheduleNames) all += (all.empty() ? "" : "|") + n;
+  throw UserError("s2p.schedule '" + name + "': expected one of " + all);
+}
+
+S2PSchedule::S2PSchedule(const ScheduleOptions& opt, Rng rng)
+    : opt_(opt), rng_(rng), pretrain_(opt.listener_pretrain + opt.speaker_pretrain) {
+  if (has_pretraining(opt.schedule) && opt.total_steps <= pretrain_)
+    throw UserError("train.steps=" + std::to_string(opt.total_steps) + " leaves no step after the " +
+                    std::to_string(pretrain_) + " supervised pretraining steps (s2p.listener_pretrain + " +
+                    "s2p.speaker_pretrain) of schedule " + kScheduleNames[int(opt.schedule)]);
+}
+
+int64_t S2PSchedule::last_step() const {
+  if (is_sched(opt_.schedule) && opt_.rounds > 0)
+    return std::min(opt_.total_steps, pretrain_ + opt_.rounds * (opt_.sp_steps + opt_.sup_steps));
+  return opt_.total_steps;
+}
+
+StepPlan S2PSchedule::plan(int64_t step) {
+  StepPlan p;
+  const Schedule s = opt_.schedule;
+  auto supervised_both = [&] { p.sup_speaker = p.sup_listener = true; };
+  switch (s) {
+    case Schedule::SelfPlay:
+      p.selfplay = true;
+      return p;
+    case Schedule::Supervised:
+      supervised_both();
+      return p;
+    case Schedule::Rand:
+      if (uniform01(rng_) < opt_.sup_prob) supervised_both();
+      else p.selfplay = true;
+      return p;
+    case Schedule::Sp2Sup: {
+      const int64_t sp_phase = opt_.total_steps - pretrain_;
+      if (step <= sp_phase) p.selfplay = true;
+      else if (step <= sp_phase + opt_.listener_pretrain) p.sup_listener = true;
+      else p.sup_speaker = true;
+      return p;
+    }
+    default:
+      break;
+  }
+  // sup2sp and the sched family start with listener, then speaker pretraining.
+  if (step <= opt_.listener_pretrain) {
+    p.sup_listener = true;
+    return p;
+  }
+  if (step <= pretrain_) {
+    p.sup_speaker = true;
+    return p;
+  }
+  if (s == Schedule::Sup2Sp) {
+    p.selfplay = true;
+    return p;
+  }
+  const int64_t pos = (step - pretrain_ - 1) % (opt_.sp_steps + opt_.sup_steps);
+  if (pos < opt_.sp_steps) {
+    p.selfplay = true;
+    if (s == Schedule::SchedFrz) p.speaker_frozen = true;
+    if (s == Schedule::SchedRandFrz) p.speaker_frozen = uniform01(rng_) < opt_.freeze_prob;
+  } else {
+    p.sup_listener = true;
+    p.sup_speaker = s != Schedule::SchedFrz;
+  }
+  return p;
+}
+
+OptionSet S2P::option_set() {
+  OptionSet s = signaling_agent_options();
+  s.add_int("train.batch_size", 100, "episodes per self-play step", 1, 1 << 24)
+      .add_float("train.lr", 3e-3, "Adam learning rate (speaker and listener)", 1e-8, 10.0)
+      .add_choice("s2p.schedule", "sched", kScheduleNames, "which update each step makes (docs: S2P schedules)")
+      .add_int("s2p.seed_size", 1000, "human-labelled objects: the first ones of the train split", 2, int64_t(1) << 40)
+      .add_float("s2p.seed_val_fraction", 0.1, "share of the seed set held out for model selection", 0.0, 0.9)
+      .add_int("s2p.listener_pretrain", 500, "supervised listener steps before self-play", 0, int64_t(1) << 40)
+      .add_int("s2p.speaker_pretrain", 500, "supervised speaker steps after the listener's", 0, int64_t(1) << 40)
+      .add_int("s2p.sp_steps", 20, "sched*: self-play steps per round (l)", 1, int64_t(1) << 40)
+      .add_int("s2p.sup_steps", 5, "sched*: supervised steps per round (m)", 1, int64_t(1) << 40)
+      .add_int("s2p.rounds", 0, "sched*: stop after this many rounds (0: rounds until train.steps)", 0, int64_t(1) << 40)
+      .add_float("s2p.freeze_prob", 0.5, "sched_rand_frz: probability the speaker is frozen in a self-play step", 0.0, 1.0)
+      .add_float("s2p.sup_prob", 0.75, "rand: probability a step is supervised", 0.0, 1.0)
+      .add_choice("s2p.select", "seed_val", {"seed_val", "last"},
+                  "returned model: best sp_acc + listener_human_acc on seed-validation, or the last")
+      .add_int("population.size", 1, "speaker-listener pairs (P)", 1, 1024)
+      .add_choice("population.pairing", "independent", {"independent", "uniform"},
+                  "self-play partners: each speaker with its own listener, or a random permutation each step")
+      .add_int("population.imitate_every", 0, "every this many steps the other speakers imitate the best (0: never)",
+               0, int64_t(1) << 40)
+      .add_int("population.imitate_steps", 10, "imitation steps after each imitate_every", 1, int64_t(1) << 40);
+  return s;
+}
+
+S2P::Options S2P::Options::from(const Config& cfg) {
+  Options o;
+  SelfPlay::Options sp = SelfPlay::Options::from(cfg);  // shared agents.* and train.* options
+  o.channel = sp.channel;
+  o.hidden = sp.hidden;
+  o.activation = sp.activation;
+  o.relaxation = sp.relaxation;
+  o.temperature = sp.temperature;
+  o.entropy_coef = sp.entropy_coef;
+  o.lr = sp.lr;
+  o.batch_size = sp.batch_size;
+  o.eval_size = sp.eval_size;
+  o.log_rows = sp.log_rows;
+  o.schedule.schedule = parse_schedule(cfg.get_string("s2p.schedule"));
+  o.schedule.listener_pretrain = cfg.get_int("s2p.listener_pretrain");
+  o.schedule.speaker_pretrain = cfg.get_int("s2p.speaker_pretrain");
+  o.schedule.sp_steps = cfg.get_int("s2p.sp_steps");
+  o.schedule.sup_steps = cfg.get_int("s2p.sup_steps");
+  o.schedule.rounds = cfg.get_int("s2p.rounds");
+  o.schedule.freeze_prob = cfg.get_float("s2p.freeze_prob");
+  o.schedule.sup_prob = cfg.get_float("s2p.sup_prob");
+  o.schedule.total_steps = cfg.get_int("train.steps");
+  o.seed_size = cfg.get_int("s2p.seed_size");
+  o.seed_val_fraction = cfg.get_float("s2p.seed_val_fraction");
+  o.select_on_seed_val = cfg.get_string("s2p.select") == "seed_val";
+  o.population = cfg.get_int("population.size");
+  o.uniform_pairing = cfg.get_string("population.pairing") == "uniform";
+  o.imitate_every = cfg.get_int("population.imitate_every");
+  o.imitate_steps = cfg.get_int("population.imitate_steps");
+  if (o.imitate_every > 0 && o.population < 2)
+    throw UserError("population.imitate_every=" + std::to_string(o.imitate_every) +
+                    " needs population.size of at least 2");
+  if (o.select_on_seed_val && o.seed_val_fraction <= 0)
+    throw UserError("s2p.select=seed_val needs s2p.seed_val_fraction > 0 (or use s2p.select=last)");
+  return o;
+}
+
+S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
+    : opt_(opt), game_(std::move(game)), schedule_(opt.schedule, rng.derive("schedule")),
+      schedule_last_(schedule_.last_step()), data_rng_(rng.derive("data")), pair_rng_(rng.derive("pairing")),
+      gen_(at::make_generator<at::CPUGeneratorImpl>(rng.derive("channel").seed())) {
+  if (!game_->has_human_language())
+    throw UserError("train.algorithm=s2p needs an env with a human language; env '" + game_->name() + "' has none");
+  // The human language must fit the channel.
+  const int64_t hl = game_->human_length(), hv = game_->human_vocab_size();
+  const ChannelSpec& ch = opt.channel;
+  if (!ch.eos && (ch.max_len != hl || ch.vocab_size < hv))
+    throw UserError("the human language (" + std::to_string(hl) + " words over " + std::to_string(hv) +
+                    ") does not fit the channel: with agents.eos=false it needs agents.max_len=" + std::to_string(hl) +
+                    " and agents.vocab_size >= " + std::to_string(hv) + " (have " + std::to_string(ch.max_len) +
+                    ", " + std::to_string(ch.vocab_size) + ")");
+  if (ch.eos && (ch.max_len < hl + 1 || ch.vocab_size < hv + 1))
+    throw UserError("the human language (" + std::to_string(hl) + " words over " + std::to_string(hv) +
+                    ") does not fit the channel: with agents.eos=true it needs agents.max_len >= " +
+                    std::to_string(hl + 1) + " and agents.vocab_size >= " + std::to_string(hv + 1) + " (have " +
+                    std::to_string(ch.max_len) + ", " + std::to_string(ch.vocab_size) + ")");
+  human_len_ = ch.eos ? hl + 1 : hl;
+
+  // Seed set: the first seed_size train objects; the last fraction is seed-validation.
+  const int64_t n_train_split = game_->split_size(Split::Train);
+  if (opt.seed_size > n_train_split)
+    throw UserError("s2p.seed_size=" + std::to_string(opt.seed_size) + " is larger than the train split (" +
+                    std::to_string(n_train_split) + " objects)");
+  int64_t n_val = int64_t(std::llround(opt.seed_size * opt.seed_val_fraction));
+  if (opt.seed_val_fraction > 0) n_val = std::max<int64_t>(n_val, 1);
+  const int64_t n_fit = opt.seed_size - n_val;
+  if (n_fit < 1) throw UserError("s2p.seed_val_fraction leaves no seed object to learn from");
+  Rng seed_rng = rng.derive("seed_set");
+  seed_train_ = game_->slice(Split::Train, 0, n_fit, seed_rng);
+  if (n_val > 0) seed_val_ = game_->slice(Split::Train, n_fit, n_val, seed_rng);
+  seed_train_human_ = human_channel_messages(seed_train_);
+
+  const int64_t P = opt.population;
+  speaker_ = PopSpeaker(P, game_->sender_input_dim(), opt.hidden, ch, opt.activation);
+  listener_ = PopListener(P, ch, opt.hidden, game_->receiver_spec(), opt.activation);
+  auto init_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("init").seed());
+  init_stacked_layers(*speaker_, init_gen);
+  init_stacked_layers(*listener_, init_gen);
+  speaker_opt_ = std::make_unique<torch::optim::Adam>(speaker_->parameters(), torch::optim::AdamOptions(opt.lr));
+  listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), torch::optim::AdamOptions(opt.lr));
+  Rng eval_rng = rng.derive("eval");
+  for (Split s : kAllSplits) eval_sets_.push_back(game_->eval_set(s, opt.eval_size, eval_rng));
+}
+
+torch::Tensor S2P::human_channel_messages(const SignalBatch& batch) const {
+  auto words = game_->human_messages(batch);
+  if (!opt_.channel.eos) return words;
+  auto out = torch::zeros({words.size(0), opt_.channel.max_len}, torch::kInt64);  // 0 = EOS
+  out.narrow(1, 0, words.size(1)).copy_(words + 1);
+  return out;
+}
+
+SignalBatch S2P::repeat_for_members(const SignalBatch& b) const {
+  const int64_t P = opt_.population;
+  auto rep = [P](const torch::Tensor& t) {
+    if (!t.defined()) return t;
+    std::vector<int64_t> times(t.dim(), 1);
+    times[0] = P;
+    return t.repeat(times);
+  };
+  SignalBatch r;
+  r.sender_input = rep(b.sender_input);
+  r.target = rep(b.target);
+  r.concept = rep(b.concept);
+  return r;
+}
+
+namespace {
+// [P, B, ...] -> [P*B, ...]
+torch::Tensor flat(const torch::Tensor& t) {
+  std::vector<int64_t> shape = t.sizes().vec();
+  shape[1] *= shape[0];
+  shape.erase(shape.begin());
+  return t.reshape(shape);
+}
+}  // namespace
+
+double S2P::selfplay_update(bool speaker_frozen) {
+  speaker_->train();
+  listener_->train();
+  const int64_t P = opt_.population, B = opt_.batch_size;
+  SignalBatch batch = game_->sample(Split::Train, B, data_rng_);
+  auto logits = speaker_(batch.sender_input.unsqueeze(0).expand({P, B, batch.sender_input.size(1)}));
+  if (speaker_frozen) logits = logits.detach();
+  ChannelOutput msg = emit(flat(logits), opt_.relaxation, opt_.temperature, opt_.channel, gen_);
+  auto onehots = msg.onehots.view({P, B, opt_.channel.max_len, opt_.channel.vocab_size});
+  torch::Tensor perm;  // listener p hears speaker perm[p]
+  if (opt_.uniform_pairing && P > 1) {
+    std::vector<int64_t> order(P);
+    for (int64_t i = 0; i < P; ++i) order[i] = i;
+    for (int64_t i = P - 1; i > 0; --i) std::swap(order[i], order[pair_rng_.below(uint64_t(i) + 1)]);
+    perm = torch::tensor(order, torch::kInt64);
+    onehots = onehots.index_select(0, perm);
+  }
+  auto out = listener_(onehots, batch.receiver_input);
+  auto per = game_->loss(flat(out), repeat_for_members(batch)).view({P, B});  // by listener
+  auto loss = per.mean(1).sum();
+  if (opt_.relaxation == Relaxation::Reinforce && !speaker_frozen) {
+    auto reward = -per.detach();
+    if (perm.defined()) reward = torch::empty_like(reward).index_copy_(0, perm, reward);  // by speaker
+    double mean_reward = reward.mean().item<double>();
+    auto advantage = (reward - baseline_).reshape({P * B});
+    loss = loss - (advantage * msg.log_prob).view({P, B}).mean(1).sum() -
+           opt_.entropy_coef * msg.entropy.view({P, B}).mean(1).sum();
+    baseline_ += (mean_reward - baseline_) / double(++baseline_n_);
+  }
+  speaker_opt_->zero_grad();
+  listener_opt_->zero_grad();
+  loss.backward();
+  listener_opt_->step();
+  if (!speaker_frozen) speaker_opt_->step();
+  return per.mean().item<double>();
+}
+
+double S2P::supervised_listener_update() {
+  listener_->train();
+  const int64_t P = opt_.population, B = seed_train_.size();
+  auto oh = onehots_of(seed_train_human_, opt_.channel);
+  auto out = listener_(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), seed_train_.receiver_input);
+  auto per = game_->loss(flat(out), repeat_for_members(seed_train_)).view({P, B});
+  listener_opt_->zero_grad();
+  per.mean(1).sum().backward();
+  listener_opt_->step();
+  return per.mean().item<double>();
+}
+
+double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
+                                      const torch::Tensor& member_mask) {
+  speaker_->train();
+  const int64_t P = opt_.population, B = batch.size();
+  auto logits = speaker_(batch.sender_input.unsqueeze(0).expand({P, B, batch.sender_input.size(1)}));
+  const int64_t positions = target_msgs.dim() == 2 ? human_len_ : opt_.channel.max_len;
+  auto targets = target_msgs.dim() == 2 ? target_msgs.unsqueeze(0).expand({P, B, target_msgs.size(1)}) : target_msgs;
+  auto logp = torch::log_softmax(logits.narrow(2, 0, positions), -1);
+  auto ce = -logp.gather(3, targets.narrow(2, 0, positions).unsqueeze(3)).squeeze(3);  // [P, B, positions]
+  auto per_member = ce.mean({1, 2});
+  speaker_opt_->zero_grad();
+  (per_member * member_mask).sum().backward();
+  speaker_opt_->step();
+  return (per_member * member_mask).sum().item<double>() / std::max(1.0, member_mask.sum().item<double>());
+}
+
+int64_t S2P::best_member_on_seed_val() {
+  const SignalBatch& set = seed_val_.sender_input.defined() ? seed_val_ : seed_train_;
+  auto [symbols, out] = play_greedy(set);
+  auto acc = game_->correct(flat(out), repeat_for_members(set)).view({opt_.population, -1}).mean(1);
+  return acc.argmax().item<int64_t>();
+}
+
+void S2P::imitation_update() {
+  const int64_t P = opt_.population, B = opt_.batch_size;
+  SignalBatch batch = game_->sample(Split::Train, B, data_rng_);
+  torch::Tensor target;
+  {
+    torch::NoGradGuard no_grad;
+    auto logits = speaker_(batch.sender_input.unsqueeze(0).expand({P, B, batch.sender_input.size(1)}));
+    target = logits[imitate_best_].argmax(-1).unsqueeze(0).expand({P, B, opt_.channel.max_len});
+  }
+  auto mask = torch::ones({P});
+  mask[imitate_best_] = 0.0;
+  supervised_speaker_update(batch, target, mask);
+}
+
+Metrics S2P::train_step(int64_t step) {
+  StepPlan plan = schedule_.plan(step);
+  last_plan_ = plan;
+  Metrics m;
+  if (plan.selfplay) m["loss/selfplay"] = selfplay_update(plan.speaker_frozen);
+  if (plan.sup_listener) m["loss/sup_listener"] = supervised_listener_update();
+  if (plan.sup_speaker) m["loss/sup_speaker"] = supervised_speaker_update(seed_train_, seed_train_human_, torch::ones({opt_.population}));
+  if (opt_.imitate_every > 0) {
+    if (step % opt_.imitate_every == 0) {
+      imitate_best_ = best_member_on_seed_val();
+      imitate_left_ = opt_.imitate_steps;
+    }
+    if (imitate_left_ > 0) {
+      imitation_update();
+      --imitate_left_;
+    }
+  }
+  return m;
+}
+
+std::pair<torch::Tensor, torch::Tensor> S2P::play_greedy(const SignalBatch& batch, int64_t shift) {
+  torch::NoGradGuard no_grad;
+  speaker_->eval();
+  listener_->eval();
+  const int64_t P = opt_.population, B = batch.size();
+  auto symbols = speaker_(batch.sender_input.unsqueeze(0).expand({P, B, batch.sender_input.size(1)})).argmax(-1);
+  auto onehots = onehots_of(flat(symbols), opt_.channel).view({P, B, opt_.channel.max_len, opt_.channel.vocab_size});
+  if (shift != 0) onehots = torch::roll(onehots, {-shift}, {0});  // listener p hears speaker (p + shift) % P
+  return {symbols, listener_(onehots, batch.receiver_input)};
+}
+
+Metrics S2P::evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay) {
+  torch::NoGradGuard no_grad;
+  const int64_t P = opt_.population, B = set.size();
+  const SignalBatch rep = repeat_for_members(set);
+  Metrics m;
+  auto [symbols, out] = play_greedy(set);
+  auto member_acc = game_->correct(flat(out), rep).view({P, B}).mean(1);
+  m["sp_acc/" + split] = member_acc.mean().item<double>();
+  auto human = human_channel_messages(set);
+  auto oh = onehots_of(human, opt_.channel);
+  auto hout = listener_(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), set.receiver_input);
+  m["listener_human_acc/" + split] = game_->correct(flat(hout), rep).mean().item<double>();
+  auto match = (symbols.narrow(2, 0, human_len_) == human.narrow(1, 0, human_len_).unsqueeze(0)).all(2);
+  m["speaker_human_match/" + split] = match.to(torch::kFloat32).mean().item<double>();
+  if (P > 1) {
+    for (int64_t p = 0; p < P; ++p)
+      m["sp_acc_member/" + split + "/" + std::to_string(p)] = member_acc[p].item<double>();
+  }
+  if (crossplay && P > 1) {
+    double off = 0;
+    for (int64_t shift = 0; shift < P; ++shift) {
+      auto acc = shift == 0 ? member_acc
+                            : game_->correct(flat(play_greedy(set, shift).second), rep).view({P, B}).mean(1);
+      for (int64_t l = 0; l < P; ++l) {
+        const int64_t s = (l + shift) % P;
+        m["crossplay/" + split + "/s" + std::to_string(s) + "_l" + std::to_string(l)] = acc[l].item<double>();
+        if (shift) off += acc[l].item<double>();
+      }
+    }
+    m["crossplay_mean/" + split] = off / double(P * (P - 1));
+  }
+  return m;
+}
+
+Metrics S2P::evaluate(int64_t step, RunWriter& log) {
+  Metrics m;
+  const int64_t P = opt_.population;
+  for (Split s : kAllSplits) {
+    const SignalBatch& set = eval_sets_[static_cast<int>(s)];
+    const std::string split = split_name(s);
+    Metrics sm = evaluate_set(set, split, s == Split::Val);
+    m.insert(sm.begin(), sm.end());
+    const int64_t rows = std::min<int64_t>(opt_.log_rows, set.size());
+    if (rows == 0) continue;
+    auto [symbols, out] = play_greedy(set);
+    auto correct = game_->correct(flat(out), repeat_for_members(set)).view({P, set.size()});
+    for (int64_t p = 0; p < P; ++p) {
+      InteractionBatch b;
+      b.rows = rows;
+      b.msg_len = opt_.channel.max_len;
+      b.step.assign(rows, step);
+      b.episode.resize(rows);
+      for (int64_t i = 0; i < rows; ++i) b.episode[i] = i;
+      b.t.assign(rows, 0);
+      b.sender.assign(rows, int32_t(p));
+      b.receiver.assign(rows, int32_t(p));
+      auto sym = symbols[p].narrow(0, 0, rows);
+      b.message = to_int32(symbols_for_log(sym, opt_.channel));
+      b.length = to_int32(message_lengths(sym, opt_.channel));
+      b.concept_width = set.concept.size(1);
+      b.concept = to_int32(set.concept.narrow(0, 0, rows));
+      b.sender_action.assign(rows, -1);
+      auto action = game_->receiver_action(out[p]).narrow(0, 0, rows);
+      b.receiver_action_width = action.dim() == 2 ? action.size(1) : 0;
+      b.receiver_action = to_int32(action);
+      b.target_width = set.target.dim() == 2 ? set.target.size(1) : 0;
+      b.target = to_int32(set.target.narrow(0, 0, rows));
+      auto c = correct[p].narrow(0, 0, rows).contiguous();
+      b.reward.assign(c.data_ptr<float>(), c.data_ptr<float>() + rows);
+      log.append_interactions(split, b);
+    }
+  }
+  if (seed_val_.sender_input.defined()) {
+    Metrics sv = evaluate_set(seed_val_, "seed_val", false);
+    m.insert(sv.begin(), sv.end());
+    const double score = m["sp_acc/seed_val"] + m["listener_human_acc/seed_val"];
+    if (opt_.select_on_seed_val && score > best_score_) {
+      torch::NoGradGuard no_grad;
+      best_score_ = score;
+      best_metrics_ = m;
+      best_metrics_["selected_step"] = double(step);
+      best_params_.clear();
+      for (auto* mod : {static_cast<torch::nn::Module*>(speaker_.get()), static_cast<torch::nn::Module*>(listener_.get())})
+        for (const auto& p : mod->parameters()) best_params_.push_back(p.detach().clone());
+    }
+  }
+  return m;
+}
+
+Metrics S2P::final_metrics(const Metrics& last_eval) {
+  if (!opt_.select_on_seed_val || best_params_.empty()) return last_eval;
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto* mod : {static_cast<torch::nn::Module*>(speaker_.get()), static_cast<torch::nn::Module*>(listener_.get())})
+    for (auto& p : mod->parameters()) p.copy_(best_params_[i++]);
+  Metrics m = best_metrics_;
+  for (const auto& kv : last_eval)
+    if (kv.first.rfind("train/", 0) == 0 || kv.first.rfind("time/", 0) == 0) m[kv.first] = kv.second;
+  return m;
+}
+
+void S2P::save(const std::string& path) {
+  torch::serialize::OutputArchive archive, sp, li;
+  speaker_->save(sp);
+  listener_->save(li);
+  archive.write("speaker", sp);
+  archive.write("listener", li);
+  archive.save_to(path);
+}
+
+static const bool kRegistered = AlgorithmRegistry::add(
+    {"s2p", "supervised self-play: S2P schedules over a human language, with populations", S2P::option_set(),
+     [](const Config& cfg, std::shared_ptr<Env> env, Rng rng) -> std::unique_ptr<Algorithm> {
+       auto game = std::dynamic_pointer_cast<SignalingGame>(env);
+       if (!game) throw UserError("train.algorithm=s2p needs a signaling game; env '" + env->name() + "' is not one");
+       return std::make_unique<S2P>(S2P::Options::from(cfg), game, rng);
+     }});
+
+}  // namespace emcomm

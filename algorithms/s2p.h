@@ -1,0 +1,150 @@
+// Supervised self-play (S2P, REFERENCE.md section S2P schedules) with populations.
+//
+// Two kinds of update on a population of P speaker-listener pairs (P = 1 by default):
+// * self-play: a batch of train objects; speakers talk (soft/ST Gumbel or REINFORCE), each
+//   listener hears its partner (population.pairing: independent = its own speaker, uniform =
+//   a random permutation of the speakers at every step) and both learn from the game loss;
+//   a frozen speaker's messages are detached and it is not updated;
+// * supervised: one full-batch step on the seed-train set: speakers imitate the human message
+//   (cross-entropy per position), listeners learn to act on human messages.
+// s2p.schedule decides which update each step makes (S2PSchedule, tested step by step).
+// The seed set is the first s2p.seed_size objects of the train split (product order for the
+// paper split, the seeded shuffle for the random split); its last s2p.seed_val_fraction is
+// seed-validation, the only data used to select the returned model (never val or test).
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <torch/optim/adam.h>
+
+#include <vector>
+
+#include "agents/channel.h"
+#include "agents/population.h"
+#include "algorithms/algorithm.h"
+
+namespace emcomm {
+
+enum class Schedule { SelfPlay, Supervised, Sup2Sp, Sp2Sup, Sched, SchedFrz, SchedRandFrz, Rand };
+Schedule parse_schedule(const std::string& name);
+
+// What one training step does.
+struct StepPlan {
+  bool selfplay = false;        // a self-play update
+  bool speaker_frozen = false;  // in that self-play update, the speaker is not trained
+  bool sup_speaker = false;     // a supervised speaker update
+  bool sup_listener = false;    // a supervised listener update
+  bool operator==(const StepPlan& o) const {
+    return selfplay == o.selfplay && speaker_frozen == o.speaker_frozen && sup_speaker == o.sup_speaker &&
+           sup_listener == o.sup_listener;
+  }
+};
+
+struct ScheduleOptions {
+  Schedule schedule = Schedule::Sched;
+  int64_t listener_pretrain = 500;  // supervised listener steps before self-play
+  int64_t speaker_pretrain = 500;   // then supervised speaker steps
+  int64_t sp_steps = 20;            // l: self-play steps per round
+  int64_t sup_steps = 5;            // m: supervised steps per round
+  int64_t rounds = 0;               // 0: rounds until train.steps; else stop after this many
+  double freeze_prob = 0.5;         // sched_rand_frz: P(speaker frozen in a self-play step)
+  double sup_prob = 0.75;           // rand: P(a step is supervised)
+  int64_t total_steps = 10000;      // train.steps
+};
+
+// The step pattern of every schedule. plan() must be called for steps 1, 2, 3, ... in order
+// (the random schedules draw from their own generator).
+//   selfplay: SP always.            supervised: SUP (speaker and listener) always.
+//   sup2sp: listener_pretrain SUP-listener steps, speaker_pretrain SUP-speaker steps, then SP.
+//   sp2sup: SP for total - pretraining steps, then SUP-listener, then SUP-speaker steps.
+//   sched: pretraining as sup2sp, then rounds of sp_steps SP and sup_steps SUP.
+//   sched_frz: as sched, but after pretraining the speaker is frozen: SP steps train the
+//              listener only and SUP steps are listener-only.
+//   sched_rand_frz: as sched, each SP step freezes the speaker with probability freeze_prob.
+//   rand: no pretraining; each step is SUP with probability sup_prob, otherwise SP.
+class S2PSchedule {
+ public:
+  S2PSchedule(const ScheduleOptions& opt, Rng rng);
+  StepPlan plan(int64_t step);
+  // The last step of the schedule: total_steps, or the end of the last round.
+  int64_t last_step() const;
+
+ private:
+  ScheduleOptions opt_;
+  Rng rng_;
+  int64_t pretrain_;
+};
+
+class S2P : public Algorithm {
+ public:
+  struct Options {
+    ChannelSpec channel;
+    int64_t hidden = 500;
+    Activation activation = Activation::None;
+    Relaxation relaxation = Relaxation::Gumbel;
+    double temperature = 1.0, entropy_coef = 0.01, lr = 3e-3;
+    int64_t batch_size = 100, eval_size = 10000, log_rows = 100;
+    ScheduleOptions schedule;
+    int64_t seed_size = 1000;
+    double seed_val_fraction = 0.1;
+    bool select_on_seed_val = true;
+    int64_t population = 1;
+    bool uniform_pairing = false;
+    int64_t imitate_every = 0, imitate_steps = 10;
+    static Options from(const Config& cfg);
+  };
+  static OptionSet option_set();
+
+  S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng);
+  Metrics train_step(int64_t step) override;
+  Metrics evaluate(int64_t step, RunWriter& log) override;
+  void save(const std::string& path) override;
+  std::string headline() const override { return "sp_acc/val"; }
+  bool finished(int64_t step) const override { return step >= schedule_last_; }
+  Metrics final_metrics(const Metrics& last_eval) override;
+
+  // Exposed for tests.
+  PopSpeaker& speaker() { return speaker_; }
+  PopListener& listener() { return listener_; }
+  const StepPlan& last_plan() const { return last_plan_; }
+  const SignalBatch& seed_train() const { return seed_train_; }
+  const SignalBatch& seed_val() const { return seed_val_; }
+  // Human messages in channel form (EOS-shifted when agents.eos): [B, max_len] int64.
+  torch::Tensor human_channel_messages(const SignalBatch& batch) const;
+
+ private:
+  double selfplay_update(bool speaker_frozen);
+  double supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
+                                   const torch::Tensor& member_mask);
+  double supervised_listener_update();
+  void imitation_update();
+  int64_t best_member_on_seed_val();
+  // Greedy messages [P, B, L] and listener outputs [P, B, ...] with listener p hearing
+  // speaker (p + shift) % P.
+  std::pair<torch::Tensor, torch::Tensor> play_greedy(const SignalBatch& batch, int64_t shift = 0);
+  Metrics evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay);
+  SignalBatch repeat_for_members(const SignalBatch& b) const;
+
+  Options opt_;
+  std::shared_ptr<SignalingGame> game_;
+  S2PSchedule schedule_;
+  int64_t schedule_last_;
+  Rng data_rng_, pair_rng_;
+  at::Generator gen_;
+  PopSpeaker speaker_{nullptr};
+  PopListener listener_{nullptr};
+  std::unique_ptr<torch::optim::Adam> speaker_opt_, listener_opt_;
+  double baseline_ = 0.0;
+  int64_t baseline_n_ = 0;
+  int64_t human_len_ = 0;  // positions of a human message in channel form (incl. EOS)
+  SignalBatch seed_train_, seed_val_;
+  torch::Tensor seed_train_human_;
+  std::vector<SignalBatch> eval_sets_;
+  StepPlan last_plan_;
+  int64_t imitate_left_ = 0, imitate_best_ = 0;
+  // Model selection on seed-validation.
+  double best_score_ = -1.0;
+  Metrics best_metrics_;
+  std::vector<torch::Tensor> best_params_;
+};
+
+}  // namespace emcomm
