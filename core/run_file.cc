@@ -13,9 +13,12 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <limits>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include "core/errors.h"
@@ -27,7 +30,7 @@ constexpr const char* kFormat = "emcomm.run";
 constexpr hsize_t kChunkBytes = 32 * 1024;  // target chunk size of interaction datasets
 constexpr hsize_t kSeriesChunkRows = 1024;  // scalars and metrics: short, slowly growing
 constexpr unsigned kDeflateLevel = 4;
-constexpr hsize_t kValidateBlockRows = 1 << 16;  // validate() reads messages in blocks
+constexpr hsize_t kBlockRows = 1 << 16;  // validate() and step_rows() read rows in blocks
 
 // ---------------------------------------------------------------------------------------
 // Small HDF5 helpers shared by the writer and the reader.
@@ -109,11 +112,36 @@ std::vector<std::string> child_groups(const H5::Group& g) {
   return names;
 }
 
+std::string dims_text(const std::vector<hsize_t>& dims) {
+  std::string out;
+  for (hsize_t d : dims) out += (out.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + out + "]";
+}
+
 std::vector<hsize_t> dims_of(const H5::DataSet& ds) {
   const H5::DataSpace space = ds.getSpace();
   std::vector<hsize_t> dims(static_cast<size_t>(std::max(space.getSimpleExtentNdims(), 0)));
   if (!dims.empty()) space.getSimpleExtentDims(dims.data());
   return dims;
+}
+
+// Reads rows [first, first + count) of `ds` (any rank >= 1, every trailing dimension whole)
+// into `out`, converted to `mem_type`.
+template <class T>
+void read_rows(const H5::DataSet& ds, hsize_t first, hsize_t count, const H5::PredType& mem_type,
+               std::vector<T>& out) {
+  const auto dims = dims_of(ds);
+  std::vector<hsize_t> start(dims.size(), 0), n = dims;
+  start[0] = first;
+  n[0] = count;
+  hsize_t elems = 1;
+  for (hsize_t d : n) elems *= d;
+  out.resize(static_cast<size_t>(elems));
+  if (out.empty()) return;
+  H5::DataSpace file_space = ds.getSpace();
+  file_space.selectHyperslab(H5S_SELECT_SET, n.data(), start.data());
+  const H5::DataSpace mem_space(static_cast<int>(n.size()), n.data());
+  ds.read(out.data(), mem_type, mem_space, file_space);
 }
 
 // Attributes and datasets take their read() arguments in different orders.
@@ -160,50 +188,88 @@ std::string read_attr_text(const H5::Attribute& a) { return read_text(a, a.getSp
 
 struct Column {
   H5::DataSet ds;
-  hsize_t width = 0;  // 0: rank-1 [N]; D > 0: rank-2 [N, D]
+  std::vector<hsize_t> tail;  // dims after the first: {} for [N], {D} for [N, D], {M, K}, ...
   hsize_t rows = 0;
 };
 
-hsize_t chunk_rows_for(size_t elem_bytes, hsize_t width) {
-  return std::max<hsize_t>(1, kChunkBytes / (elem_bytes * std::max<hsize_t>(1, width)));
+hsize_t elems_of(const std::vector<hsize_t>& dims) {
+  hsize_t n = 1;
+  for (hsize_t d : dims) n *= d;
+  return n;
 }
 
+// The tail of a [N] (width 0) or [N, width] field.
+std::vector<hsize_t> width_tail(int width) {
+  return width ? std::vector<hsize_t>{static_cast<hsize_t>(width)} : std::vector<hsize_t>{};
+}
+
+hsize_t chunk_rows_for(size_t elem_bytes, const std::vector<hsize_t>& tail) {
+  return std::max<hsize_t>(1, kChunkBytes / (elem_bytes * std::max<hsize_t>(1, elems_of(tail))));
+}
+
+// An empty [0, tail...] dataset, extendable along the first dimension. `fill` (float
+// datasets only) is what unwritten elements read back as.
 Column create_column(const H5::Group& g, const std::string& name, const H5::PredType& file_type,
-                     hsize_t width, hsize_t chunk_rows) {
-  const int rank = width ? 2 : 1;
-  const hsize_t dims[2] = {0, width};
-  const hsize_t max_dims[2] = {H5S_UNLIMITED, width};
-  const hsize_t chunk[2] = {chunk_rows, width};
-  H5::DataSpace space(rank, dims, max_dims);
+                     const std::vector<hsize_t>& tail, hsize_t chunk_rows,
+                     std::optional<float> fill = std::nullopt) {
+  const int rank = 1 + static_cast<int>(tail.size());
+  std::vector<hsize_t> dims{0}, max_dims{H5S_UNLIMITED}, chunk{chunk_rows};
+  for (hsize_t d : tail) {
+    dims.push_back(d);
+    max_dims.push_back(d);
+    chunk.push_back(d);
+  }
+  H5::DataSpace space(rank, dims.data(), max_dims.data());
   H5::DSetCreatPropList plist;
-  plist.setChunk(rank, chunk);
+  plist.setChunk(rank, chunk.data());
+  if (fill) plist.setFillValue(H5::PredType::NATIVE_FLOAT, &*fill);
   if (deflate_available()) {
     plist.setShuffle();
     plist.setDeflate(kDeflateLevel);
   }
   Column column;
   column.ds = g.createDataSet(name, file_type, space, plist);
-  column.width = width;
+  column.tail = tail;
   return column;
 }
 
+// Extends the column by `rows` rows and writes them from `data`; a null `data` leaves the
+// new rows unwritten (they read back as the fill value and take no space on disk).
 void append_rows(Column& c, const void* data, const H5::PredType& mem_type, hsize_t rows) {
   if (rows == 0) return;
-  const int rank = c.width ? 2 : 1;
-  const hsize_t new_dims[2] = {c.rows + rows, c.width};
-  c.ds.extend(new_dims);
-  H5::DataSpace file_space = c.ds.getSpace();
-  const hsize_t start[2] = {c.rows, 0};
-  const hsize_t count[2] = {rows, c.width};
-  file_space.selectHyperslab(H5S_SELECT_SET, count, start);
-  H5::DataSpace mem_space(rank, count);
-  c.ds.write(data, mem_type, mem_space, file_space);
+  const int rank = 1 + static_cast<int>(c.tail.size());
+  std::vector<hsize_t> new_dims{c.rows + rows}, start{c.rows}, count{rows};
+  for (hsize_t d : c.tail) {
+    new_dims.push_back(d);
+    start.push_back(0);
+    count.push_back(d);
+  }
+  c.ds.extend(new_dims.data());
+  if (data) {
+    H5::DataSpace file_space = c.ds.getSpace();
+    file_space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+    H5::DataSpace mem_space(rank, count.data());
+    c.ds.write(data, mem_type, mem_space, file_space);
+  }
   c.rows += rows;
 }
 
 struct Series {  // /scalars/<name> or /metrics/<split>/<name>
   Column step, value;
 };
+
+// Empty step and value datasets in group `g`.
+Series create_series(const H5::Group& g) {
+  Series s;
+  s.step = create_column(g, "step", H5::PredType::STD_I64LE, {}, kSeriesChunkRows);
+  s.value = create_column(g, "value", H5::PredType::IEEE_F64LE, {}, kSeriesChunkRows);
+  return s;
+}
+
+void append_point(Series& s, int64_t step, double value) {
+  append_rows(s.step, &step, H5::PredType::NATIVE_INT64, 1);
+  append_rows(s.value, &value, H5::PredType::NATIVE_DOUBLE, 1);
+}
 
 // Which fields a split has and their widths; fixed by the split's first append.
 struct SplitLayout {
@@ -243,10 +309,49 @@ SplitLayout layout_of(const InteractionBatch& b) {
   return l;
 }
 
+// A split's cic/ group, created by the first batch that carries a probe.
+struct CicLog {
+  int64_t messages = 0;
+  std::vector<int64_t> action_shape;
+  std::vector<int32_t> message_set;  // as written to cic/messages (empty: none)
+  Column p_message, p_action;
+};
+
 struct SplitLog {
   SplitLayout layout;
   std::map<std::string, Column> columns;
+  std::optional<CicLog> cic;
 };
+
+std::string describe_shape(const std::vector<int64_t>& shape) {
+  std::string out;
+  for (int64_t d : shape) out += (out.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + out + "]";
+}
+
+// The cic/ group's datasets for probes like `c`, already `prior_rows` long (unwritten: NaN),
+// and cic/messages when the probe has one message set for all rows.
+CicLog create_cic(const H5::Group& g, const CicBlock& c, int msg_len, hsize_t prior_rows) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const auto& F32 = H5::PredType::IEEE_F32LE;
+  CicLog log;
+  log.messages = c.messages;
+  log.action_shape = c.action_shape;
+  log.message_set = c.message_set;
+  const hsize_t m = static_cast<hsize_t>(c.messages);
+  std::vector<hsize_t> action_tail{m};
+  for (int64_t d : c.action_shape) action_tail.push_back(static_cast<hsize_t>(d));
+  log.p_message = create_column(g, "p_message", F32, {m}, chunk_rows_for(4, {m}), nan);
+  log.p_action = create_column(g, "p_action", F32, action_tail, chunk_rows_for(4, action_tail), nan);
+  append_rows(log.p_message, nullptr, H5::PredType::NATIVE_FLOAT, prior_rows);
+  append_rows(log.p_action, nullptr, H5::PredType::NATIVE_FLOAT, prior_rows);
+  if (!c.message_set.empty()) {
+    const std::vector<hsize_t> tail{static_cast<hsize_t>(msg_len)};
+    Column messages = create_column(g, "messages", H5::PredType::STD_I32LE, tail, chunk_rows_for(4, tail));
+    append_rows(messages, c.message_set.data(), H5::PredType::NATIVE_INT32, m);
+  }
+  return log;
+}
 
 void check_link_name(const std::string& what, const std::string& name) {
   EMCOMM_CHECK(
@@ -282,6 +387,19 @@ void check_batch(const std::string& split, const InteractionBatch& b) {
   check_optional("sender_action", b.sender_action, b.sender_action_width);
   check_optional("receiver_action", b.receiver_action, b.receiver_action_width);
   check_optional("target", b.target, b.target_width);
+  if (b.cic) {
+    const CicBlock& c = *b.cic;
+    EMCOMM_CHECK(c.messages > 0, where + "cic.messages must be positive");
+    EMCOMM_CHECK(c.action_shape.size() == 1 || c.action_shape.size() == 2,
+                 where + "cic.action_shape must be {K} or {A, V}, got " + describe_shape(c.action_shape));
+    for (int64_t d : c.action_shape)
+      EMCOMM_CHECK(d > 0, where + "cic.action_shape " + describe_shape(c.action_shape) + " has a non-positive size");
+    const size_t m = static_cast<size_t>(c.messages);
+    check_size("cic.p_message", c.p_message.size(), rows * m);
+    check_size("cic.p_action", c.p_action.size(), rows * m * static_cast<size_t>(c.action_size()));
+    if (!c.message_set.empty())
+      check_size("cic.message_set", c.message_set.size(), m * static_cast<size_t>(b.msg_len));
+  }
   for (size_t r = 0; r < rows; ++r) {
     const int32_t len = b.length[r];
     EMCOMM_CHECK(len >= 0 && len <= b.msg_len, where + "row " + std::to_string(r) + " has length " +
@@ -301,6 +419,10 @@ void check_batch(const std::string& split, const InteractionBatch& b) {
 
 // ---------------------------------------------------------------------------------------
 // Names
+
+int64_t CicBlock::action_size() const {
+  return std::accumulate(action_shape.begin(), action_shape.end(), int64_t{1}, std::multiplies<>());
+}
 
 std::string scalar_link_name(const std::string& logical) {
   std::string link = logical;
@@ -330,15 +452,8 @@ struct RunWriter::Impl {
   // `key` is the series' group path below the root, e.g. "scalars/sp_acc:train".
   void append_series(const std::string& key, int64_t step, double value) {
     auto it = series.find(key);
-    if (it == series.end()) {
-      Series s;
-      const H5::Group g = file->createGroup("/" + key);
-      s.step = create_column(g, "step", H5::PredType::STD_I64LE, 0, kSeriesChunkRows);
-      s.value = create_column(g, "value", H5::PredType::IEEE_F64LE, 0, kSeriesChunkRows);
-      it = series.emplace(key, std::move(s)).first;
-    }
-    append_rows(it->second.step, &step, H5::PredType::NATIVE_INT64, 1);
-    append_rows(it->second.value, &value, H5::PredType::NATIVE_DOUBLE, 1);
+    if (it == series.end()) it = series.emplace(key, create_series(file->createGroup("/" + key))).first;
+    append_point(it->second, step, value);
   }
 
   void close() {
@@ -440,16 +555,27 @@ void RunWriter::append_interactions(const std::string& split, const InteractionB
     EMCOMM_CHECK(log.layout == layout, "interactions '" + split + "' was started with " +
                                            describe(log.layout) + "; this batch has " +
                                            describe(layout));
+    if (batch.cic && log.cic) {
+      const CicBlock& c = *batch.cic;
+      EMCOMM_CHECK(c.messages == log.cic->messages && c.action_shape == log.cic->action_shape,
+                   "interactions '" + split + "': cic tables were started with M=" +
+                       std::to_string(log.cic->messages) + ", action shape " +
+                       describe_shape(log.cic->action_shape) + "; this batch has M=" +
+                       std::to_string(c.messages) + ", " + describe_shape(c.action_shape));
+      EMCOMM_CHECK(c.message_set == log.cic->message_set,
+                   "interactions '" + split + "': cic message set differs from the one written");
+    }
+    const hsize_t prior_rows = log.columns.empty() ? 0 : log.columns.at("step").rows;
     const hsize_t rows = static_cast<hsize_t>(batch.rows);
     auto put = [&](const char* name, const void* data, const H5::PredType& mem_type,
                    const H5::PredType& file_type, size_t elem_bytes, int width) {
       auto col = log.columns.find(name);
       if (col == log.columns.end()) {
         if (!group) group.emplace(impl_->file->openGroup("/interactions/" + split));
-        const hsize_t w = static_cast<hsize_t>(width);
+        const auto tail = width_tail(width);
         col = log.columns
                   .emplace(name,
-                           create_column(*group, name, file_type, w, chunk_rows_for(elem_bytes, w)))
+                           create_column(*group, name, file_type, tail, chunk_rows_for(elem_bytes, tail)))
                   .first;
       }
       append_rows(col->second, data, mem_type, rows);
@@ -475,6 +601,14 @@ void RunWriter::append_interactions(const std::string& split, const InteractionB
     if (layout.target_width >= 0)
       put("target", batch.target.data(), nI32, I32, 4, layout.target_width);
     put("reward", batch.reward.data(), H5::PredType::NATIVE_FLOAT, H5::PredType::IEEE_F32LE, 4, 0);
+    if (batch.cic && !log.cic)
+      log.cic = create_cic(impl_->file->createGroup("/interactions/" + split + "/cic"), *batch.cic,
+                           layout.msg_len, prior_rows);
+    if (log.cic) {  // rows without a probe stay unwritten: NaN
+      const auto& F = H5::PredType::NATIVE_FLOAT;
+      append_rows(log.cic->p_message, batch.cic ? batch.cic->p_message.data() : nullptr, F, rows);
+      append_rows(log.cic->p_action, batch.cic ? batch.cic->p_action.data() : nullptr, F, rows);
+    }
   } catch (const H5::Exception& e) {
     impl_->rethrow("appending interactions to split '" + split + "'", e);
   }
@@ -489,17 +623,17 @@ void RunWriter::flush() {
 }
 
 // ---------------------------------------------------------------------------------------
-// RunReader
+// Opening an existing run file (RunReader, MetricsAppender)
 
-struct RunReader::Impl {
+namespace {
+
+// Says "run file '<path>' <problem>" for every error of an existing run file.
+struct FileErrors {
   std::string path;
-  H5::H5File file;
-  int schema_version = 0;
-
-  std::string prefix() const { return "run file '" + path + "'"; }
+  const char* doing = "read";  // what HDF5 errors say the file cannot be: "read", "written"
 
   [[noreturn]] void fail(const std::string& problem) const {
-    throw UserError(prefix() + " " + problem);
+    throw UserError("run file '" + path + "' " + problem);
   }
 
   // Runs `f`, turning HDF5 errors into a UserError saying what was being read.
@@ -508,12 +642,96 @@ struct RunReader::Impl {
     try {
       return f();
     } catch (const H5::Exception& e) {
-      fail("cannot be read (" + what + "): " + h5_detail(e));
+      fail(std::string("cannot be ") + doing + " (" + what + "): " + h5_detail(e));
     } catch (const std::invalid_argument& e) {
       if (dynamic_cast<const UserError*>(&e)) throw;
       fail("has a malformed " + what + ": it " + e.what());
     }
   }
+};
+
+// Opens `path` (H5F_ACC_RDONLY or H5F_ACC_RDWR) and checks the root attributes; returns the
+// schema version. Every problem is a UserError naming the file.
+int open_run_file(H5::H5File& file, const FileErrors& err, unsigned flags) {
+  H5::Exception::dontPrint();
+  const std::string& path = err.path;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) err.fail("does not exist");
+  if (!fs::is_regular_file(path, ec)) err.fail("is not a regular file");
+#if H5_VERSION_GE(1, 12, 0)
+  const htri_t is_hdf5 = H5Fis_accessible(path.c_str(), H5P_DEFAULT);
+#else
+  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+#endif
+  if (is_hdf5 <= 0) err.fail("is not an HDF5 file");
+  try {
+    file.openFile(path, flags);
+  } catch (const H5::Exception& e) {
+    const std::string detail = h5_detail(e);
+    if (detail.find("unable to lock file") != std::string::npos)
+      err.fail(
+          "is locked, probably by a run still writing it (set HDF5_USE_FILE_LOCKING=FALSE "
+          "to read it anyway): " +
+          detail);
+    if (flags == H5F_ACC_RDWR && (detail.find("ermission denied") != std::string::npos ||
+                                  detail.find("errno = 13") != std::string::npos))
+      err.fail("cannot be opened for writing (permission denied): " + detail);
+    err.fail("is an HDF5 file that cannot be opened (truncated or corrupt?): " + detail);
+  }
+  return err.guarded("root attributes", [&] {
+    const H5::Group root = file.openGroup("/");
+    if (!root.attrExists("format")) err.fail("has no format attribute 'emcomm.run'");
+    const std::string format = read_attr_text(root.openAttribute("format"));
+    if (format != kFormat)
+      err.fail("has no format attribute 'emcomm.run' (its format is '" + format + "')");
+    if (!root.attrExists("schema_version")) err.fail("has no schema_version attribute");
+    const H5::Attribute version = root.openAttribute("schema_version");
+    if (version.getTypeClass() != H5T_INTEGER || version.getSpace().getSimpleExtentNpoints() != 1)
+      err.fail("has a schema_version attribute that is not an integer");
+    int64_t v = 0;
+    version.read(H5::PredType::NATIVE_INT64, &v);
+    if (v != kRunSchemaVersion)
+      err.fail("has schema_version " + std::to_string(v) + ", this emcomm reads " +
+               std::to_string(kRunSchemaVersion));
+    return static_cast<int>(v);
+  });
+}
+
+// The step and value datasets of a series group, checked to be equal-length vectors.
+// `kind` ("scalar", "metric") and `where` (its group path) name the series in errors.
+std::pair<H5::DataSet, H5::DataSet> open_series(const H5::Group& g, const std::string& kind,
+                                                const std::string& where, const FileErrors& err) {
+  if (!has_dataset(g, "step") || !has_dataset(g, "value"))
+    err.fail("has a " + kind + " " + where + " without step and value datasets");
+  H5::DataSet step = g.openDataSet("step"), value = g.openDataSet("value");
+  const auto step_dims = dims_of(step), value_dims = dims_of(value);
+  if (step_dims.size() != 1 || step_dims != value_dims)
+    err.fail("has a " + kind + " " + where + " whose step and value are not equal-length vectors");
+  return {step, value};
+}
+
+ScalarSeries read_series(const H5::Group& g, const std::string& kind, const std::string& where,
+                         const FileErrors& err) {
+  const auto [step, value] = open_series(g, kind, where, err);
+  ScalarSeries s;
+  s.step.resize(dims_of(step)[0]);
+  s.value.resize(s.step.size());
+  if (!s.step.empty()) {
+    step.read(s.step.data(), H5::PredType::NATIVE_INT64);
+    value.read(s.value.data(), H5::PredType::NATIVE_DOUBLE);
+  }
+  return s;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// RunReader
+
+struct RunReader::Impl : FileErrors {
+  H5::H5File file;
+  int schema_version = 0;
 
   H5::Group split_group(const std::string& split) const {
     const H5::Group root = file.openGroup("/");
@@ -525,49 +743,22 @@ struct RunReader::Impl {
     }
     fail("has no interaction split '" + split + "'; its splits are: " + join(valid));
   }
+
+  // Rows [first, first + count) of `split`, checked against its row count.
+  std::pair<int64_t, int64_t> row_range(const RunReader& r, const std::string& split, int64_t first,
+                                        int64_t count) const {
+    const int64_t total = r.interaction_rows(split);
+    if (count < 0) count = total - first;
+    if (first < 0 || count < 0 || first + count > total)
+      fail("has " + std::to_string(total) + " rows in split '" + split + "'; cannot read rows [" +
+           std::to_string(first) + ", " + std::to_string(first + count) + ")");
+    return {first, count};
+  }
 };
 
 RunReader::RunReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
-  H5::Exception::dontPrint();
   impl_->path = path;
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) impl_->fail("does not exist");
-  if (!fs::is_regular_file(path, ec)) impl_->fail("is not a regular file");
-#if H5_VERSION_GE(1, 12, 0)
-  const htri_t is_hdf5 = H5Fis_accessible(path.c_str(), H5P_DEFAULT);
-#else
-  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
-#endif
-  if (is_hdf5 <= 0) impl_->fail("is not an HDF5 file");
-  try {
-    impl_->file.openFile(path, H5F_ACC_RDONLY);
-  } catch (const H5::Exception& e) {
-    const std::string detail = h5_detail(e);
-    if (detail.find("unable to lock file") != std::string::npos)
-      impl_->fail(
-          "is locked, probably by a run still writing it (set HDF5_USE_FILE_LOCKING=FALSE "
-          "to read it anyway): " +
-          detail);
-    impl_->fail("is an HDF5 file that cannot be opened (truncated or corrupt?): " + detail);
-  }
-  impl_->guarded("root attributes", [&] {
-    const H5::Group root = impl_->file.openGroup("/");
-    if (!root.attrExists("format")) impl_->fail("has no format attribute 'emcomm.run'");
-    const std::string format = read_attr_text(root.openAttribute("format"));
-    if (format != kFormat)
-      impl_->fail("has no format attribute 'emcomm.run' (its format is '" + format + "')");
-    if (!root.attrExists("schema_version")) impl_->fail("has no schema_version attribute");
-    const H5::Attribute version = root.openAttribute("schema_version");
-    if (version.getTypeClass() != H5T_INTEGER || version.getSpace().getSimpleExtentNpoints() != 1)
-      impl_->fail("has a schema_version attribute that is not an integer");
-    int64_t v = 0;
-    version.read(H5::PredType::NATIVE_INT64, &v);
-    if (v != kRunSchemaVersion)
-      impl_->fail("has schema_version " + std::to_string(v) + ", this emcomm reads " +
-                  std::to_string(kRunSchemaVersion));
-    impl_->schema_version = static_cast<int>(v);
-  });
+  impl_->schema_version = open_run_file(impl_->file, *impl_, H5F_ACC_RDONLY);
 }
 
 RunReader::~RunReader() = default;
@@ -625,21 +816,36 @@ ScalarSeries RunReader::scalar(const std::string& logical_name) const {
     if (!has_group(root, "scalars") ||
         !has_group(impl_->file.openGroup("/scalars"), scalar_link_name(logical_name)))
       impl_->fail("has no scalar '" + logical_name + "'; its scalars are: " + join(scalar_names()));
-    const H5::Group g = impl_->file.openGroup(where);
-    if (!has_dataset(g, "step") || !has_dataset(g, "value"))
-      impl_->fail("has a scalar " + where + " without step and value datasets");
-    const H5::DataSet step = g.openDataSet("step"), value = g.openDataSet("value");
-    const auto step_dims = dims_of(step), value_dims = dims_of(value);
-    if (step_dims.size() != 1 || step_dims != value_dims)
-      impl_->fail("has a scalar " + where + " whose step and value are not equal-length vectors");
-    ScalarSeries s;
-    s.step.resize(step_dims[0]);
-    s.value.resize(value_dims[0]);
-    if (!s.step.empty()) {
-      step.read(s.step.data(), H5::PredType::NATIVE_INT64);
-      value.read(s.value.data(), H5::PredType::NATIVE_DOUBLE);
-    }
-    return s;
+    return read_series(impl_->file.openGroup(where), "scalar", where, *impl_);
+  });
+}
+
+std::vector<std::string> RunReader::metric_splits() const {
+  return impl_->guarded("/metrics", [&] {
+    if (!has_group(impl_->file.openGroup("/"), "metrics")) return std::vector<std::string>{};
+    return child_groups(impl_->file.openGroup("/metrics"));
+  });
+}
+
+std::vector<std::string> RunReader::metric_names(const std::string& split) const {
+  return impl_->guarded("/metrics/" + split, [&] {
+    std::vector<std::string> names;
+    const auto splits = metric_splits();
+    if (std::find(splits.begin(), splits.end(), split) == splits.end()) return names;
+    for (const auto& link : child_groups(impl_->file.openGroup("/metrics/" + split)))
+      names.push_back(scalar_logical_name(link));
+    return names;
+  });
+}
+
+ScalarSeries RunReader::metric(const std::string& split, const std::string& logical_name) const {
+  const std::string where = "/metrics/" + split + "/" + scalar_link_name(logical_name);
+  return impl_->guarded(where, [&] {
+    const auto names = metric_names(split);
+    if (std::find(names.begin(), names.end(), logical_name) == names.end())
+      impl_->fail("has no metric '" + logical_name + "' for split '" + split +
+                  "'; its metrics there are: " + join(names));
+    return read_series(impl_->file.openGroup(where), "metric", where, *impl_);
   });
 }
 
@@ -666,11 +872,7 @@ int64_t RunReader::interaction_rows(const std::string& split) const {
 InteractionBatch RunReader::interactions(const std::string& split, int64_t first,
                                          int64_t count) const {
   const int64_t total = interaction_rows(split);
-  if (count < 0) count = total - first;
-  if (first < 0 || count < 0 || first + count > total)
-    impl_->fail("has " + std::to_string(total) + " rows in split '" + split +
-                "'; cannot read rows [" + std::to_string(first) + ", " +
-                std::to_string(first + count) + ")");
+  std::tie(first, count) = impl_->row_range(*this, split, first, count);
   const std::string where = "/interactions/" + split;
   return impl_->guarded(where, [&] {
     const H5::Group g = impl_->split_group(split);
@@ -693,15 +895,7 @@ InteractionBatch RunReader::interactions(const std::string& split, int64_t first
         impl_->fail("has " + where + "/" + name + " with " + std::to_string(dims[0]) +
                     " rows, fewer than step's " + std::to_string(total));
       width = rank == 2 ? static_cast<int>(dims[1]) : 0;
-      const hsize_t w = rank == 2 ? dims[1] : 1;
-      out.resize(static_cast<size_t>(rows * w));
-      if (out.empty()) return true;
-      H5::DataSpace file_space = ds.getSpace();
-      const hsize_t start[2] = {start_row, 0};
-      const hsize_t n[2] = {rows, w};
-      file_space.selectHyperslab(H5S_SELECT_SET, n, start);
-      H5::DataSpace mem_space(rank, n);
-      ds.read(out.data(), mem_type, mem_space, file_space);
+      read_rows(ds, start_row, rows, mem_type, out);
       return true;
     };
 
@@ -723,6 +917,73 @@ InteractionBatch RunReader::interactions(const std::string& split, int64_t first
     read("target", b.target, I32, false, {1, 2}, b.target_width);
     read("reward", b.reward, H5::PredType::NATIVE_FLOAT, true, {1}, unused);
     return b;
+  });
+}
+
+std::optional<CicBlock> RunReader::cic(const std::string& split, int64_t first, int64_t count) const {
+  std::tie(first, count) = impl_->row_range(*this, split, first, count);
+  const std::string where = "/interactions/" + split + "/cic";
+  return impl_->guarded(where, [&]() -> std::optional<CicBlock> {
+    const H5::Group g = impl_->split_group(split);
+    if (!g.nameExists("cic")) return std::nullopt;
+    if (!has_group(g, "cic")) impl_->fail("has " + where + " that is not a group");
+    const H5::Group c = g.openGroup("cic");
+    const bool has_pm = has_dataset(c, "p_message"), has_pa = has_dataset(c, "p_action");
+    if (!has_pm && !has_pa) return std::nullopt;
+    if (!has_pm || !has_pa)
+      impl_->fail("has " + where + (has_pm ? "/p_message without p_action" : "/p_action without p_message"));
+    const H5::DataSet pm = c.openDataSet("p_message"), pa = c.openDataSet("p_action");
+    const auto pm_dims = dims_of(pm), pa_dims = dims_of(pa);
+    if (pm_dims.size() != 2 || (pa_dims.size() != 3 && pa_dims.size() != 4) || pa_dims[1] != pm_dims[1] ||
+        pm_dims[1] == 0)
+      impl_->fail("has " + where + "/p_message " + dims_text(pm_dims) + " and p_action " + dims_text(pa_dims) +
+                  "; expected [N, M] and [N, M, K] or [N, M, A, V]");
+    const hsize_t end = static_cast<hsize_t>(first + count);
+    if (pm_dims[0] < end || pa_dims[0] < end)
+      impl_->fail("has " + where + " tables with fewer rows than the split's " +
+                  std::to_string(interaction_rows(split)));
+    if (pm.getTypeClass() != H5T_FLOAT || pa.getTypeClass() != H5T_FLOAT)
+      impl_->fail("has " + where + "/p_message or p_action of a non-float dtype");
+    CicBlock b;
+    b.messages = static_cast<int64_t>(pm_dims[1]);
+    b.action_shape.assign(pa_dims.begin() + 2, pa_dims.end());
+    read_rows(pm, static_cast<hsize_t>(first), static_cast<hsize_t>(count), H5::PredType::NATIVE_FLOAT, b.p_message);
+    read_rows(pa, static_cast<hsize_t>(first), static_cast<hsize_t>(count), H5::PredType::NATIVE_FLOAT, b.p_action);
+    if (has_dataset(c, "messages")) {
+      const H5::DataSet md = c.openDataSet("messages");
+      const auto m_dims = dims_of(md);
+      if (m_dims.size() != 2 || m_dims[0] != pm_dims[1] || md.getTypeClass() != H5T_INTEGER)
+        impl_->fail("has " + where + "/messages " + dims_text(m_dims) + "; expected integers [" +
+                    std::to_string(pm_dims[1]) + ", L]");
+      read_rows(md, 0, m_dims[0], H5::PredType::NATIVE_INT32, b.message_set);
+    }
+    return b;
+  });
+}
+
+std::vector<StepRows> RunReader::step_rows(const std::string& split) const {
+  const hsize_t total = static_cast<hsize_t>(interaction_rows(split));
+  const std::string where = "/interactions/" + split + "/step";
+  return impl_->guarded(where, [&] {
+    const H5::DataSet ds = impl_->split_group(split).openDataSet("step");
+    std::vector<StepRows> out;
+    std::vector<int64_t> block;
+    for (hsize_t first = 0; first < total; first += kBlockRows) {
+      read_rows(ds, first, std::min(kBlockRows, total - first), H5::PredType::NATIVE_INT64, block);
+      for (size_t i = 0; i < block.size(); ++i) {
+        const int64_t row = static_cast<int64_t>(first + i), step = block[i];
+        if (!out.empty() && out.back().step == step) {
+          ++out.back().count;
+          continue;
+        }
+        if (!out.empty() && step < out.back().step)
+          impl_->fail("has rows out of step order in " + where + ": row " + std::to_string(row) + " has step " +
+                      std::to_string(step) + " after step " + std::to_string(out.back().step) +
+                      " (rows must be appended in non-decreasing step order)");
+        out.push_back({step, row, 1});
+      }
+    }
+    return out;
   });
 }
 
@@ -808,22 +1069,10 @@ void validate_messages(const H5::DataSet& message, const H5::DataSet& length, hs
   const hsize_t width = dims_of(message)[1];
   bool bad_length = false, bad_tail = false, bad_head = false;
   std::vector<int32_t> m, len;
-  for (hsize_t first = 0; first < rows; first += kValidateBlockRows) {
-    const hsize_t n = std::min(kValidateBlockRows, rows - first);
-    len.resize(n);
-    {
-      H5::DataSpace fs = length.getSpace();
-      const hsize_t start[1] = {first}, count[1] = {n};
-      fs.selectHyperslab(H5S_SELECT_SET, count, start);
-      length.read(len.data(), H5::PredType::NATIVE_INT32, H5::DataSpace(1, count), fs);
-    }
-    m.resize(n * width);
-    if (width > 0) {
-      H5::DataSpace fs = message.getSpace();
-      const hsize_t start[2] = {first, 0}, count[2] = {n, width};
-      fs.selectHyperslab(H5S_SELECT_SET, count, start);
-      message.read(m.data(), H5::PredType::NATIVE_INT32, H5::DataSpace(2, count), fs);
-    }
+  for (hsize_t first = 0; first < rows; first += kBlockRows) {
+    const hsize_t n = std::min(kBlockRows, rows - first);
+    read_rows(length, first, n, H5::PredType::NATIVE_INT32, len);
+    read_rows(message, first, n, H5::PredType::NATIVE_INT32, m);
     for (hsize_t r = 0; r < n; ++r) {
       const int64_t l = len[r];
       if (l < 0 || l > static_cast<int64_t>(width)) {
@@ -842,6 +1091,42 @@ void validate_messages(const H5::DataSet& message, const H5::DataSet& length, hs
   if (bad_length) problems.push_back(where + "/length outside 0.." + std::to_string(width));
   if (bad_tail) problems.push_back(where + "/message has symbols other than -1 after length");
   if (bad_head) problems.push_back(where + "/message has negative symbols before length");
+}
+
+// cic/p_message [N, M] and cic/p_action [N, M, K] or [N, M, A, V] (float, both or neither),
+// cic/messages [M, L] (integer, optional).
+void validate_cic(const H5::Group& split, const std::string& where, hsize_t rows,
+                  std::vector<std::string>& problems) {
+  const std::string at = where + "/cic";
+  if (!has_group(split, "cic")) {
+    problems.push_back(at + " is not a group");
+    return;
+  }
+  const H5::Group c = split.openGroup("cic");
+  const bool has_pm = has_dataset(c, "p_message"), has_pa = has_dataset(c, "p_action");
+  if (has_pm != has_pa) problems.push_back(at + " must hold both p_message and p_action, or neither");
+  if (!has_pm || !has_pa) return;
+  const H5::DataSet pm = c.openDataSet("p_message"), pa = c.openDataSet("p_action");
+  const auto pm_dims = dims_of(pm), pa_dims = dims_of(pa);
+  if (pm_dims.size() != 2 || (pa_dims.size() != 3 && pa_dims.size() != 4) || pm_dims[0] != rows ||
+      pa_dims[0] != rows || pa_dims[1] != pm_dims[1])
+    problems.push_back(at + "/p_message " + dims_text(pm_dims) + " and p_action " + dims_text(pa_dims) +
+                       " do not fit " + std::to_string(rows) + " rows ([N, M] and [N, M, K] or [N, M, A, V])");
+  for (const auto& [name, ds] : {std::pair{"p_message", pm}, std::pair{"p_action", pa}})
+    if (!type_matches(ds, H5T_FLOAT)) problems.push_back(at + "/" + name + " has dtype " + type_name(ds));
+  if (has_dataset(c, "messages")) {
+    const H5::DataSet md = c.openDataSet("messages");
+    const auto m_dims = dims_of(md);
+    std::optional<hsize_t> width;  // L, when the split's message dataset has it
+    if (has_dataset(split, "message")) {
+      const auto dims = dims_of(split.openDataSet("message"));
+      if (dims.size() == 2) width = dims[1];
+    }
+    if (m_dims.size() != 2 || pm_dims.size() != 2 || m_dims[0] != pm_dims[1] || (width && m_dims[1] != *width))
+      problems.push_back(at + "/messages " + dims_text(m_dims) + " is not [M, L] for M = p_message's columns and " +
+                         "L = message's");
+    if (!type_matches(md, H5T_INTEGER)) problems.push_back(at + "/messages has dtype " + type_name(md));
+  }
 }
 
 void validate_split(const H5::Group& g, const std::string& where,
@@ -873,16 +1158,7 @@ void validate_split(const H5::Group& g, const std::string& where,
         type_matches(message, H5T_INTEGER) && type_matches(length, H5T_INTEGER))
       validate_messages(message, length, md[0], where, problems);
   }
-  if (has_group(g, "cic")) {
-    const H5::Group c = g.openGroup("cic");
-    if (has_dataset(c, "p_message") && has_dataset(c, "p_action")) {
-      const auto pm = dims_of(c.openDataSet("p_message")), pa = dims_of(c.openDataSet("p_action"));
-      const hsize_t n = rows.value_or(0);
-      if (pm.size() < 2 || pa.size() < 2 || pm[0] != n || pa[0] != n || pa[1] != pm[1])
-        problems.push_back(where + "/cic/p_message and p_action shapes do not fit " +
-                           std::to_string(n) + " rows");
-    }
-  }
+  if (g.nameExists("cic")) validate_cic(g, where, rows.value_or(0), problems);
 }
 
 }  // namespace
@@ -944,6 +1220,87 @@ std::vector<std::string> RunReader::validate() const {
     }
   });
   return problems;
+}
+
+// ---------------------------------------------------------------------------------------
+// MetricsAppender
+
+struct MetricsAppender::Impl : FileErrors {
+  H5::H5File file;
+
+  // The group at `path` (below the root), created when absent.
+  H5::Group group(const std::string& path) {
+    if (!file.nameExists(path)) return file.createGroup(path);
+    if (file.childObjType(path) != H5O_TYPE_GROUP) fail("has " + path + " that is not a group");
+    return file.openGroup(path);
+  }
+};
+
+MetricsAppender::MetricsAppender(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  open_run_file(impl_->file, *impl_, H5F_ACC_RDWR);
+  impl_->doing = "written";
+}
+
+MetricsAppender::~MetricsAppender() {
+  if (!impl_) return;
+  try {
+    impl_->file.close();
+  } catch (...) {
+    // A destructor must not throw; flush() is what is guaranteed on disk.
+  }
+}
+
+void MetricsAppender::set_metric(const std::string& split, const std::string& name, int64_t step,
+                                 double value) {
+  check_link_name("metrics split", split);
+  EMCOMM_CHECK(name.find(':') == std::string::npos,
+               "metric name '" + name + "' contains ':', which is reserved for '/' in link names");
+  const std::string link = scalar_link_name(name);
+  check_link_name("metric name", link);
+  const std::string where = "/metrics/" + split + "/" + link;
+  impl_->guarded(where, [&] {
+    impl_->group("/metrics");
+    const H5::Group parent = impl_->group("/metrics/" + split);
+    if (!parent.nameExists(link)) {
+      Series s = create_series(parent.createGroup(link));
+      append_point(s, step, value);
+      return;
+    }
+    const H5::Group g = impl_->group(where);
+    ScalarSeries old = read_series(g, "metric", where, *impl_);
+    const auto at = std::find(old.step.begin(), old.step.end(), step);
+    if (at != old.step.end()) {  // replace the value in place
+      const auto [step_ds, value_ds] = open_series(g, "metric", where, *impl_);
+      H5::DataSpace file_space = value_ds.getSpace();
+      const hsize_t start[1] = {static_cast<hsize_t>(at - old.step.begin())}, one[1] = {1};
+      file_space.selectHyperslab(H5S_SELECT_SET, one, start);
+      value_ds.write(&value, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, one), file_space);
+      return;
+    }
+    // Append. The series may come from another tool (contiguous, not extendable, other
+    // dtypes): it is then rewritten in the writer's layout.
+    const auto [step_ds, value_ds] = open_series(g, "metric", where, *impl_);
+    auto extendable = [](const H5::DataSet& ds) {
+      hsize_t dims[1], max_dims[1];
+      return ds.getSpace().getSimpleExtentDims(dims, max_dims) == 1 && max_dims[0] == H5S_UNLIMITED;
+    };
+    Series s;
+    if (extendable(step_ds) && extendable(value_ds)) {
+      s.step = Column{step_ds, {}, old.step.size()};
+      s.value = Column{value_ds, {}, old.value.size()};
+    } else {
+      parent.unlink(link);
+      s = create_series(parent.createGroup(link));
+      append_rows(s.step, old.step.data(), H5::PredType::NATIVE_INT64, old.step.size());
+      append_rows(s.value, old.value.data(), H5::PredType::NATIVE_DOUBLE, old.value.size());
+    }
+    append_point(s, step, value);
+  });
+}
+
+void MetricsAppender::flush() {
+  impl_->guarded("flush", [&] { impl_->file.flush(H5F_SCOPE_GLOBAL); });
 }
 
 }  // namespace emcomm

@@ -14,6 +14,19 @@ namespace emcomm {
 
 inline constexpr int kRunSchemaVersion = 1;
 
+// Counterfactual tables for causal influence of communication (docs/metrics.md), one row per
+// interaction row: /interactions/<split>/cic/ (docs/hdf5-format.md).
+struct CicBlock {
+  int64_t messages = 0;               // M: counterfactual messages per row
+  std::vector<int64_t> action_shape;  // {K} (one action) or {A, V} (one distribution per factor)
+  std::vector<float> p_message;       // [rows * M]: the sender's p(c|s); NaN in a row without a probe
+  std::vector<float> p_action;        // [rows * M * action_size()]: the receiver's p(a|do(c), s)
+  // [M * L]: the M messages, the same for every row (symbols, -1 after the end), when the
+  // probe enumerated every message; empty when each row has its own sample.
+  std::vector<int32_t> message_set;
+  int64_t action_size() const;        // product of action_shape
+};
+
 // A block of interaction rows (one row per message sent), column-major by field.
 // Width 0 for an action/target field means a rank-1 [N] dataset; width D > 0 means [N,D].
 struct InteractionBatch {
@@ -35,6 +48,10 @@ struct InteractionBatch {
   int target_width = 0;
   std::vector<int32_t> target;
   std::vector<float> reward;          // [rows]
+  // Optional CIC probe of these rows. Once a split has CIC tables, a batch without them
+  // leaves its rows unwritten (they read back as NaN: "no probe"); M, the action shape and
+  // the message set must stay the same within a split.
+  std::optional<CicBlock> cic;
 };
 
 class RunWriter {
@@ -70,6 +87,13 @@ struct ScalarSeries {
   std::vector<double> value;
 };
 
+// The rows [first, first + count) of a split logged at one training step.
+struct StepRows {
+  int64_t step = 0;
+  int64_t first = 0;
+  int64_t count = 0;
+};
+
 class RunReader {
  public:
   // Opens read-only and checks the root attributes; throws emcomm::UserError naming the
@@ -86,10 +110,42 @@ class RunReader {
   ScalarSeries scalar(const std::string& logical_name) const;
   std::vector<std::string> splits() const;                        // groups under /interactions
   int64_t interaction_rows(const std::string& split) const;
-  // Reads rows [first, first + count) of one split (count < 0: to the end).
+  // Reads rows [first, first + count) of one split (count < 0: to the end), without the CIC
+  // tables (see cic()).
   InteractionBatch interactions(const std::string& split, int64_t first = 0, int64_t count = -1) const;
+  // The CIC tables of rows [first, first + count) (count < 0: to the end), or nothing when
+  // the split has no cic/ group. Rows without a probe have NaN in p_message.
+  std::optional<CicBlock> cic(const std::string& split, int64_t first = 0, int64_t count = -1) const;
+  // The split's rows grouped by step, in file order. Reads only the step dataset, in blocks.
+  // Throws UserError when the steps are not in non-decreasing order (the writer appends
+  // rows in step order; tools that select a step rely on it).
+  std::vector<StepRows> step_rows(const std::string& split) const;
+  std::vector<std::string> metric_splits() const;                         // groups under /metrics
+  std::vector<std::string> metric_names(const std::string& split) const;  // logical names
+  ScalarSeries metric(const std::string& split, const std::string& logical_name) const;
   // Checks the file against the schema; returns one line per problem (empty = conforms).
   std::vector<std::string> validate() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Opens an existing run file read-write to add /metrics/<split>/<name> points (what
+// `emcomm analyze` writes back). Throws UserError naming the file when it is missing, not an
+// emcomm run file of a supported schema version, read-only, or locked by another process.
+class MetricsAppender {
+ public:
+  explicit MetricsAppender(const std::string& path);
+  ~MetricsAppender();
+  MetricsAppender(const MetricsAppender&) = delete;
+  MetricsAppender& operator=(const MetricsAppender&) = delete;
+
+  // Sets the series' value at `step`: replaces the value of an existing point with that
+  // step, else appends a point. Series written by other tools (any integer / float dtypes,
+  // contiguous datasets) are rewritten in the writer's layout when they must grow.
+  void set_metric(const std::string& split, const std::string& name, int64_t step, double value);
+  void flush();
 
  private:
   struct Impl;
