@@ -27,9 +27,9 @@ OptionSet cic_probe_options();
 
 // When and how large a probe is.
 struct CicProbeOptions {
-  int64_t every = 0;            // metrics.cic_every: probe when step % every == 0 (0: never; -1: not even at the end)
+  int64_t every = 0;            // metrics.cic_every: > 0 also probe when step % every == 0; -1 never probe
   int64_t max_messages = 1024;  // metrics.cic_max_messages
-  int64_t last_step = 0;        // train.steps: the run's last evaluation is always probed (unless every = -1)
+  int64_t last_step = 0;        // train.steps: the run's last evaluation is probed unless every = -1
   bool due(int64_t step) const {
     if (every < 0) return false;
     return (every > 0 && step % every == 0) || step == last_step;

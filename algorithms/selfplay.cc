@@ -26,7 +26,8 @@ OptionSet signaling_agent_options() {
 OptionSet SelfPlay::option_set() {
   OptionSet s = signaling_agent_options();
   s.add_int("train.batch_size", 100, "episodes per self-play step", 1, 1 << 24)
-      .add_float("train.lr", 3e-3, "Adam learning rate (speaker and listener)", 1e-8, 10.0);
+      .add_float("train.lr", 3e-3, "Adam learning rate (speaker and listener)", 1e-8, 10.0)
+      .merge(cic_probe_options());
   return s;
 }
 
@@ -52,11 +53,12 @@ SelfPlay::Options SelfPlay::Options::from(const Config& cfg) {
   o.batch_size = cfg.get_int("train.batch_size");
   o.eval_size = cfg.get_int("eval.size");
   o.log_rows = cfg.get_int("eval.log_rows");
+  o.cic = CicProbeOptions::from(cfg);
   return o;
 }
 
 SelfPlay::SelfPlay(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
-    : opt_(opt), game_(std::move(game)), data_rng_(rng.derive("data")),
+    : opt_(opt), game_(std::move(game)), data_rng_(rng.derive("data")), cic_rng_(rng.derive("cic")),
       gen_(at::make_generator<at::CPUGeneratorImpl>(rng.derive("channel").seed())) {
   speaker_ = Speaker(game_->sender_input_dim(), opt.hidden, opt.channel, opt.activation);
   listener_ = Listener(opt.channel, opt.hidden, game_->receiver_spec(), opt.activation);
@@ -99,6 +101,19 @@ std::pair<torch::Tensor, torch::Tensor> SelfPlay::play_greedy(const SignalBatch&
   listener_->eval();
   ChannelOutput msg = emit(speaker_(batch.sender_input), Relaxation::Greedy, 1.0, opt_.channel, gen_);
   return {msg.symbols, listener_(msg.onehots, batch.receiver_input)};
+}
+
+CicTables SelfPlay::probe_cic(const SignalBatch& set, int64_t rows, const std::string& split, int64_t step) {
+  torch::NoGradGuard no_grad;
+  speaker_->eval();
+  listener_->eval();
+  auto candidates = set.receiver_input.defined() ? set.receiver_input.narrow(0, 0, rows) : torch::Tensor();
+  auto receiver = [&](const torch::Tensor& symbols, const torch::Tensor& state) {
+    auto c = candidates.defined() ? candidates.index_select(0, state) : torch::Tensor();
+    return torch::softmax(listener_(onehots_of(symbols, opt_.channel), c), -1);  // [R, A, V] or [R, C]
+  };
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(cic_rng_.derive(split + "@" + std::to_string(step)).seed());
+  return cic_probe(speaker_(set.sender_input.narrow(0, 0, rows)), receiver, opt_.cic.max_messages, opt_.channel, gen);
 }
 
 namespace {
@@ -144,6 +159,7 @@ Metrics SelfPlay::evaluate(int64_t step, RunWriter& log) {
     b.target = to_int32(first(set.target));
     auto c = first(correct).contiguous();
     b.reward.assign(c.data_ptr<float>(), c.data_ptr<float>() + rows);
+    if (opt_.cic.due(step)) b.cic = cic_block(probe_cic(set, rows, split, step));
     log.append_interactions(split, b);
   }
   return m;

@@ -1,7 +1,8 @@
 // Self-play on a SignalingGame: speaker and listener optimise the game's loss together,
 // through soft Gumbel-softmax, straight-through Gumbel-softmax, or REINFORCE (speaker) with
 // a running-mean baseline and an entropy bonus. Separate Adam optimisers for the two agents.
-// Evaluation: greedy messages on each split's evaluation set -> sp_acc/<split>.
+// Evaluation: greedy messages on each split's evaluation set -> sp_acc/<split>; the logged
+// rows carry CIC probe tables at the evaluations metrics.cic_every selects (cic_probe.h).
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -10,6 +11,7 @@
 #include "agents/channel.h"
 #include "agents/modules.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/cic_probe.h"
 
 namespace emcomm {
 
@@ -25,6 +27,7 @@ class SelfPlay : public Algorithm {
     Relaxation relaxation = Relaxation::Gumbel;
     double temperature = 1.0, entropy_coef = 0.01, lr = 3e-3;
     int64_t batch_size = 100, eval_size = 10000, log_rows = 100;
+    CicProbeOptions cic;
     static Options from(const Config& cfg);
   };
   static OptionSet option_set();
@@ -39,11 +42,15 @@ class SelfPlay : public Algorithm {
   std::pair<torch::Tensor, torch::Tensor> play_greedy(const SignalBatch& batch);
   Speaker& speaker() { return speaker_; }
   Listener& listener() { return listener_; }
+  // The CIC probe of the first `rows` states of `set`: the speaker's policy, the listener's
+  // softmax under each imposed message. Its samples depend only on the run seed, the split
+  // and the step, so probing never shifts the training's random streams.
+  CicTables probe_cic(const SignalBatch& set, int64_t rows, const std::string& split, int64_t step);
 
  private:
   Options opt_;
   std::shared_ptr<SignalingGame> game_;
-  Rng data_rng_;
+  Rng data_rng_, cic_rng_;
   at::Generator gen_;
   Speaker speaker_{nullptr};
   Listener listener_{nullptr};

@@ -669,11 +669,15 @@ int open_run_file(H5::H5File& file, const FileErrors& err, unsigned flags) {
     file.openFile(path, flags);
   } catch (const H5::Exception& e) {
     const std::string detail = h5_detail(e);
-    if (detail.find("unable to lock file") != std::string::npos)
+    if (detail.find("unable to lock file") != std::string::npos) {
+      if (flags == H5F_ACC_RDWR)
+        err.fail("is locked by another process that has it open (a run still writing it, or a reader); "
+                 "it can be written once that process closes it: " + detail);
       err.fail(
           "is locked, probably by a run still writing it (set HDF5_USE_FILE_LOCKING=FALSE "
           "to read it anyway): " +
           detail);
+    }
     if (flags == H5F_ACC_RDWR && (detail.find("ermission denied") != std::string::npos ||
                                   detail.find("errno = 13") != std::string::npos))
       err.fail("cannot be opened for writing (permission denied): " + detail);
@@ -1253,49 +1257,62 @@ MetricsAppender::~MetricsAppender() {
 
 void MetricsAppender::set_metric(const std::string& split, const std::string& name, int64_t step,
                                  double value) {
+  set_metric(split, name, ScalarSeries{{step}, {value}});
+}
+
+void MetricsAppender::set_metric(const std::string& split, const std::string& name, const ScalarSeries& points) {
   check_link_name("metrics split", split);
   EMCOMM_CHECK(name.find(':') == std::string::npos,
                "metric name '" + name + "' contains ':', which is reserved for '/' in link names");
+  EMCOMM_CHECK(points.step.size() == points.value.size(), "metric '" + name + "': steps and values differ in number");
   const std::string link = scalar_link_name(name);
   check_link_name("metric name", link);
   const std::string where = "/metrics/" + split + "/" + link;
   impl_->guarded(where, [&] {
     impl_->group("/metrics");
     const H5::Group parent = impl_->group("/metrics/" + split);
-    if (!parent.nameExists(link)) {
-      Series s = create_series(parent.createGroup(link));
-      append_point(s, step, value);
-      return;
+    const bool exists = parent.nameExists(link);
+    ScalarSeries s = exists ? read_series(impl_->group(where), "metric", where, *impl_) : ScalarSeries{};
+    bool grew = false;
+    for (size_t i = 0; i < points.step.size(); ++i) {
+      const int64_t step = points.step[i];
+      const auto at = std::find(s.step.begin(), s.step.end(), step);
+      if (at != s.step.end()) {  // replace
+        s.value[at - s.step.begin()] = points.value[i];
+        continue;
+      }
+      // Insert at its place by step when the series is sorted (as the writer leaves it).
+      const size_t pos = std::is_sorted(s.step.begin(), s.step.end())
+                             ? std::upper_bound(s.step.begin(), s.step.end(), step) - s.step.begin()
+                             : s.step.size();
+      s.step.insert(s.step.begin() + pos, step);
+      s.value.insert(s.value.begin() + pos, points.value[i]);
+      grew = true;
     }
-    const H5::Group g = impl_->group(where);
-    ScalarSeries old = read_series(g, "metric", where, *impl_);
-    const auto at = std::find(old.step.begin(), old.step.end(), step);
-    if (at != old.step.end()) {  // replace the value in place
-      const auto [step_ds, value_ds] = open_series(g, "metric", where, *impl_);
-      H5::DataSpace file_space = value_ds.getSpace();
-      const hsize_t start[1] = {static_cast<hsize_t>(at - old.step.begin())}, one[1] = {1};
-      file_space.selectHyperslab(H5S_SELECT_SET, one, start);
-      value_ds.write(&value, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, one), file_space);
-      return;
-    }
-    // Append. The series may come from another tool (contiguous, not extendable, other
-    // dtypes): it is then rewritten in the writer's layout.
-    const auto [step_ds, value_ds] = open_series(g, "metric", where, *impl_);
-    auto extendable = [](const H5::DataSet& ds) {
-      hsize_t dims[1], max_dims[1];
-      return ds.getSpace().getSimpleExtentDims(dims, max_dims) == 1 && max_dims[0] == H5S_UNLIMITED;
-    };
-    Series s;
-    if (extendable(step_ds) && extendable(value_ds)) {
-      s.step = Column{step_ds, {}, old.step.size()};
-      s.value = Column{value_ds, {}, old.value.size()};
-    } else {
+    if (exists) {
+      // Rewritten in place when the datasets can take it; a series from another tool
+      // (contiguous, or float32 values) is replaced by one in the writer's layout.
+      const auto [step_ds, value_ds] = open_series(impl_->group(where), "metric", where, *impl_);
+      auto extendable = [](const H5::DataSet& ds) {
+        hsize_t dims[1], max_dims[1];
+        return ds.getSpace().getSimpleExtentDims(dims, max_dims) == 1 && max_dims[0] == H5S_UNLIMITED;
+      };
+      const bool float64 = value_ds.getTypeClass() == H5T_FLOAT && value_ds.getFloatType().getSize() == 8;
+      if (float64 && (!grew || (extendable(step_ds) && extendable(value_ds)))) {
+        const hsize_t n[1] = {s.step.size()};
+        if (grew) {
+          step_ds.extend(n);
+          value_ds.extend(n);
+        }
+        step_ds.write(s.step.data(), H5::PredType::NATIVE_INT64);
+        value_ds.write(s.value.data(), H5::PredType::NATIVE_DOUBLE);
+        return;
+      }
       parent.unlink(link);
-      s = create_series(parent.createGroup(link));
-      append_rows(s.step, old.step.data(), H5::PredType::NATIVE_INT64, old.step.size());
-      append_rows(s.value, old.value.data(), H5::PredType::NATIVE_DOUBLE, old.value.size());
     }
-    append_point(s, step, value);
+    Series created = create_series(parent.createGroup(link));
+    append_rows(created.step, s.step.data(), H5::PredType::NATIVE_INT64, s.step.size());
+    append_rows(created.value, s.value.data(), H5::PredType::NATIVE_DOUBLE, s.value.size());
   });
 }
 

@@ -142,9 +142,12 @@ class MetricsAppender {
   MetricsAppender& operator=(const MetricsAppender&) = delete;
 
   // Sets the series' value at `step`: replaces the value of an existing point with that
-  // step, else appends a point. Series written by other tools (any integer / float dtypes,
-  // contiguous datasets) are rewritten in the writer's layout when they must grow.
+  // step, else adds a point (at its place by step when the series is sorted by step, else at
+  // the end). A series written by another tool (contiguous datasets, float32 values) is
+  // rewritten in the writer's layout when it cannot take the change as it is.
   void set_metric(const std::string& split, const std::string& name, int64_t step, double value);
+  // The same for many points at once (one read and one write of the series).
+  void set_metric(const std::string& split, const std::string& name, const ScalarSeries& points);
   void flush();
 
  private:

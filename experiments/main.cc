@@ -14,6 +14,9 @@ const char* kUsage =
     "commands:\n"
     "  train CONFIG.ini [--section.key=value ...] [--overwrite]   train and log a run\n"
     "  list                                                       envs, algorithms, options, defaults\n"
+    "  compare CONFIG.ini --vary key=v1,v2 --seeds N [--jobs J] [--out DIR] [--plot]\n"
+    "                                                             a grid of runs, results.csv + summary.md\n"
+    "  analyze RUN.h5 [--split S] [--step latest|all|N] [--json] [--no-write]   metrics from a run file\n"
     "  help                                                       this text\n"
     "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error\n";
 
@@ -30,11 +33,13 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "train") return emcomm::train_command(args);
     if (cmd == "list") return emcomm::list_command(args);
+    if (cmd == "compare") return emcomm::compare_command(args);
+    if (cmd == "analyze") return emcomm::analyze_command(args);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, help");
+    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, compare, list, help");
   } catch (const emcomm::UserError& e) {
     std::fprintf(stderr, "emcomm: error: %s\n", e.what());
     return 2;

@@ -1,0 +1,329 @@
+// emcomm analyze: the metrics of docs/metrics.md from a run file alone, for the rows of the
+// chosen step(s) of each split; printed as a table or JSON and written back to /metrics.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/json.h"
+#include "core/run_file.h"
+#include "experiments/commands.h"
+#include "metrics/metrics.h"
+
+namespace emcomm {
+namespace {
+
+const char* kUsage =
+    "usage: emcomm analyze RUN.h5 [--split S] [--step latest|all|N] [--json] [--no-write]\n"
+    "  --split S     only this split (default: every split under /interactions)\n"
+    "  --step W      latest (default): the last logged step of each split; all: every step;\n"
+    "                N: exactly step N\n"
+    "  --json        print one JSON object instead of the table\n"
+    "  --no-write    do not write the values back to /metrics/<split>/<name>\n";
+
+// topsim over at most this many rows, sampled with this seed (docs/metrics.md).
+constexpr int64_t kTopsimMaxRows = 1000;
+constexpr uint64_t kTopsimSeed = 1;
+
+// Reported in this order; every one of them is written back to /metrics when computed.
+const std::vector<std::string> kMetricNames = {
+    "entropy", "sc",     "ic",     "mi_concept", "ci_action",   "ci_concept",  "cic",
+    "topsim",  "posdis", "bosdis", "accuracy",   "mean_length", "symbols_used"};
+
+struct Args {
+  std::string path;
+  std::optional<std::string> split;
+  std::string step = "latest";  // latest | all | a step number
+  bool json = false, write = true;
+};
+
+std::optional<int64_t> parse_step(const std::string& text) {
+  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-')) return std::nullopt;
+  size_t used = 0;
+  try {
+    const int64_t v = std::stoll(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+Args parse_args(const std::vector<std::string>& args) {
+  Args a;
+  bool have_split = false, have_step = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    // "--name value" or "--name=value".
+    auto value_of = [&](const std::string& name, bool& seen) -> std::optional<std::string> {
+      std::optional<std::string> v;
+      if (arg == name) {
+        if (i + 1 >= args.size()) throw UserError("'emcomm analyze' option " + name + " needs a value\n" + kUsage);
+        v = args[++i];
+      } else if (arg.rfind(name + "=", 0) == 0) {
+        v = arg.substr(name.size() + 1);
+      } else {
+        return std::nullopt;
+      }
+      if (seen) throw UserError("'emcomm analyze' option " + name + " given twice");
+      seen = true;
+      return v;
+    };
+    if (arg == "--json") {
+      a.json = true;
+    } else if (arg == "--no-write") {
+      a.write = false;
+    } else if (auto s = value_of("--split", have_split)) {
+      a.split = *s;
+    } else if (auto s = value_of("--step", have_step)) {
+      a.step = *s;
+      if (a.step != "latest" && a.step != "all" && !parse_step(a.step))
+        throw UserError("'emcomm analyze' --step must be latest, all or a step number; got '" + a.step + "'");
+    } else if (arg.rfind("-", 0) == 0) {
+      throw UserError("unknown option '" + arg + "' for 'emcomm analyze'\n" + kUsage);
+    } else if (a.path.empty()) {
+      a.path = arg;
+    } else {
+      throw UserError("'emcomm analyze' takes one run file; got a second one: '" + arg + "'");
+    }
+  }
+  if (a.path.empty()) throw UserError(std::string("'emcomm analyze' needs a run file\n") + kUsage);
+  return a;
+}
+
+// The metrics of one block of rows: a split at one step. An empty optional: inputs absent.
+struct Result {
+  std::string split;
+  std::optional<int64_t> step;  // none for a split without rows
+  int64_t rows = 0;
+  std::vector<std::optional<double>> values;  // in kMetricNames order
+};
+
+bool all_no_action(const std::vector<int32_t>& action) {
+  return std::all_of(action.begin(), action.end(), [](int32_t a) { return a == -1; });
+}
+
+// Mean CIC over the rows that have a probe (p_message without NaN); none when no row has one.
+std::optional<double> mean_cic(const CicBlock& c, int64_t rows) {
+  const int64_t M = c.messages, K = c.action_size();
+  std::vector<float> pm, pa;
+  int64_t probed = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row_pm = c.p_message.data() + r * M;
+    if (std::any_of(row_pm, row_pm + M, [](float p) { return std::isnan(p); })) continue;
+    const float* row_pa = c.p_action.data() + r * M * K;
+    pm.insert(pm.end(), row_pm, row_pm + M);
+    pa.insert(pa.end(), row_pa, row_pa + M * K);
+    ++probed;
+  }
+  if (probed == 0) return std::nullopt;
+  if (c.action_shape.size() == 2)
+    return metrics::cic_factorised(pm.data(), pa.data(), probed, M, c.action_shape[0], c.action_shape[1]);
+  return metrics::cic(pm.data(), pa.data(), probed, M, K);
+}
+
+std::vector<std::optional<double>> compute(const InteractionBatch& b, const std::optional<CicBlock>& cic) {
+  using namespace metrics;
+  std::vector<std::optional<double>> v(kMetricNames.size());
+  if (b.rows == 0) return v;
+  auto set = [&](const std::string& name, std::optional<double> value) {
+    v[std::find(kMetricNames.begin(), kMetricNames.end(), name) - kMetricNames.begin()] = value;
+  };
+  const IntTable message = int_table(b.message, b.msg_len);
+  const std::vector<int64_t> m = messages_as_symbols(message, b.length);
+  set("entropy", entropy(m));
+  // An action that is -1 in every row is no action at all (the Lewis speaker): inputs absent.
+  if (!b.sender_action.empty() && !all_no_action(b.sender_action)) {
+    const auto a = rows_as_symbols(int_table(b.sender_action, std::max(b.sender_action_width, 1)));
+    set("sc", mutual_information(m, a));
+    set("ci_action", context_independence(a, m));
+  }
+  if (!b.receiver_action.empty() && !all_no_action(b.receiver_action))
+    set("ic", mutual_information(m, rows_as_symbols(int_table(b.receiver_action, std::max(b.receiver_action_width, 1)))));
+  if (b.concept_width > 0) {
+    const IntTable concept = int_table(b.concept, b.concept_width);
+    const auto c = rows_as_symbols(concept);
+    set("mi_concept", mutual_information(m, c));
+    set("ci_concept", context_independence(c, m));
+    set("topsim", topographic_similarity(concept, message, b.length, kTopsimMaxRows, kTopsimSeed));
+    set("posdis", posdis(message, concept));
+    set("bosdis", bosdis(message, concept));
+  }
+  if (cic) set("cic", mean_cic(*cic, b.rows));
+  set("accuracy", accuracy(b.reward));
+  set("mean_length", mean_length(b.length));
+  set("symbols_used", double(symbols_used(b.message)));
+  return v;
+}
+
+std::string steps_text(const std::vector<StepRows>& steps) {
+  std::string out;
+  const size_t n = steps.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (n > 10 && i == 5) {
+      out += ", ...";
+      i = n - 5;
+    }
+    out += (out.empty() ? "" : ", ") + std::to_string(steps[i].step);
+  }
+  if (out.empty()) return "(none: the split has no rows)";
+  return n > 10 ? out + " (" + std::to_string(n) + " steps)" : out;
+}
+
+// The row blocks of `split` that --step selects.
+std::vector<StepRows> select_steps(const RunReader& reader, const Args& args, const std::string& split) {
+  const std::vector<StepRows> steps = reader.step_rows(split);
+  if (args.step == "all") return steps;
+  if (args.step == "latest") return steps.empty() ? steps : std::vector<StepRows>{steps.back()};
+  const int64_t want = *parse_step(args.step);
+  for (const auto& s : steps)
+    if (s.step == want) return {s};
+  throw UserError("run file '" + args.path + "' has no rows at step " + args.step + " in split '" + split +
+                  "'; its steps there are: " + steps_text(steps) +
+                  (args.split ? "" : " (use --split to analyze one split)"));
+}
+
+// The results of one split: one per selected step (a single all-null one for a split without
+// rows, unless --step all).
+struct SplitResults {
+  std::string split;
+  std::vector<Result> results;
+};
+
+std::vector<SplitResults> analyze(const Args& args) {
+  RunReader reader(args.path);
+  std::vector<std::string> splits = reader.splits();
+  if (args.split) {
+    reader.interaction_rows(*args.split);  // a missing split: UserError listing the splits
+    splits = {*args.split};
+  }
+  if (splits.empty()) throw UserError("run file '" + args.path + "' has no interaction rows (nothing under /interactions)");
+  std::vector<SplitResults> out;
+  for (const auto& split : splits) {
+    SplitResults& sr = out.emplace_back(SplitResults{split, {}});
+    const std::vector<StepRows> blocks = select_steps(reader, args, split);
+    if (blocks.empty() && args.step == "latest")
+      sr.results.push_back({split, std::nullopt, 0, std::vector<std::optional<double>>(kMetricNames.size())});
+    for (const auto& blk : blocks) {
+      const InteractionBatch rows = reader.interactions(split, blk.first, blk.count);
+      const std::optional<CicBlock> cic = reader.cic(split, blk.first, blk.count);
+      try {
+        sr.results.push_back({split, blk.step, blk.count, compute(rows, cic)});
+      } catch (const std::invalid_argument& e) {  // the metrics refuse inconsistent data
+        if (dynamic_cast<const UserError*>(&e)) throw;
+        throw UserError("run file '" + args.path + "' has malformed rows in split '" + split + "' at step " +
+                        std::to_string(blk.step) + ": " + e.what());
+      }
+    }
+  }
+  return out;
+}
+
+std::string json_result(const Result& r) {
+  std::string s = "{\"step\": " + (r.step ? std::to_string(*r.step) : "null") + ", \"rows\": " + std::to_string(r.rows);
+  for (size_t i = 0; i < kMetricNames.size(); ++i)
+    s += ", " + json_string(kMetricNames[i]) + ": " + (r.values[i] ? json_number(*r.values[i]) : "null");
+  return s + "}";
+}
+
+// {"<split>": {...}, ...}, or {"<split>": [{...}, ...], ...} with --step all.
+std::string json_output(const std::vector<SplitResults>& splits, bool all_steps) {
+  std::string s = "{";
+  for (size_t i = 0; i < splits.size(); ++i) {
+    s += (i ? ",\n " : "") + json_string(splits[i].split) + ": ";
+    if (!all_steps) {
+      s += json_result(splits[i].results.front());
+      continue;
+    }
+    s += "[";
+    for (size_t j = 0; j < splits[i].results.size(); ++j) s += (j ? ",\n  " : "") + json_result(splits[i].results[j]);
+    s += "]";
+  }
+  return s + "}\n";
+}
+
+std::string cell(const std::optional<double>& v, bool integer) {
+  if (!v) return "-";
+  if (std::isnan(*v)) return "nan";
+  char buf[64];
+  if (integer)
+    std::snprintf(buf, sizeof buf, "%.0f", *v);
+  else
+    std::snprintf(buf, sizeof buf, "%.4f", *v);
+  return buf;
+}
+
+// Metrics down, one column per (split, step).
+std::string table(const std::vector<SplitResults>& splits, const std::string& path) {
+  std::vector<std::string> labels = {"split", "step", "rows"};
+  labels.insert(labels.end(), kMetricNames.begin(), kMetricNames.end());
+  std::vector<std::vector<std::string>> cols;
+  for (const auto& sr : splits) {
+    for (const auto& r : sr.results) {
+      std::vector<std::string> c = {r.split, r.step ? std::to_string(*r.step) : "-", std::to_string(r.rows)};
+      for (size_t i = 0; i < kMetricNames.size(); ++i)
+        c.push_back(cell(r.values[i], kMetricNames[i] == "symbols_used"));
+      cols.push_back(c);
+    }
+  }
+  std::string out = "run file " + path + "\n";
+  for (size_t row = 0; row < labels.size(); ++row) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%-14s", labels[row].c_str());
+    std::string line = buf;
+    for (const auto& c : cols) {
+      size_t width = 10;
+      for (const auto& x : c) width = std::max(width, x.size() + 2);
+      line += std::string(width - c[row].size(), ' ') + c[row];
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+void write_back(const std::vector<SplitResults>& splits, const std::string& path) {
+  MetricsAppender out(path);
+  for (const auto& sr : splits) {
+    for (size_t i = 0; i < kMetricNames.size(); ++i) {
+      ScalarSeries points;  // this metric at every analysed step of the split
+      for (const auto& r : sr.results) {
+        if (!r.step || !r.values[i]) continue;
+        points.step.push_back(*r.step);
+        points.value.push_back(*r.values[i]);
+      }
+      if (!points.step.empty()) out.set_metric(sr.split, kMetricNames[i], points);
+    }
+  }
+  out.flush();
+}
+
+}  // namespace
+
+int analyze_command(const std::vector<std::string>& args) {
+  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+      std::find(args.begin(), args.end(), "-h") != args.end()) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const Args a = parse_args(args);
+  const std::vector<SplitResults> results = analyze(a);  // the reader is closed here
+  if (a.write) {
+    try {
+      write_back(results, a.path);
+    } catch (const UserError& e) {  // read-only, locked, ...
+      throw UserError(std::string(e.what()) + "\n(pass --no-write to analyze the file without writing to it)");
+    }
+  }
+  if (a.json) {
+    std::fputs(json_output(results, a.step == "all").c_str(), stdout);
+  } else {
+    std::fputs(table(results, a.path).c_str(), stdout);
+    if (a.write) std::printf("written to /metrics/<split>/<name> in %s\n", a.path.c_str());
+  }
+  return 0;
+}
+
+}  // namespace emcomm

@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""Draws emcomm results into PNG files (headless; python3-h5py and python3-matplotlib).
+
+  plot.py RUN.h5 [RUN.h5 ...] [--metric NAME ...] [--out FILE.png]
+      learning curves of one or many run files: one panel per scalar (default: every
+      sp_acc/*, listener_human_acc/* and speaker_human_match/* series present), one line per run.
+  plot.py --compare DIR [--metric NAME ...]
+      for an 'emcomm compare' directory: DIR/compare.png, a bar chart of each variant's mean
+      final figure with its 95 % confidence interval (from DIR/results.csv), and
+      DIR/curves.png, the mean learning curve of each variant over its seeds.
+Exit codes: 0 done, 2 bad input (missing file, nothing to plot)."""
+import argparse
+import csv
+import math
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import h5py  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+
+DEFAULT_PREFIXES = ("sp_acc/", "listener_human_acc/", "speaker_human_match/")
+T95 = [0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
+
+
+def fail(msg):
+    print(f"plot.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def read_scalars(path):
+    """{logical name: (steps, values)} of one run file."""
+    try:
+        with h5py.File(path, "r") as f:
+            if "scalars" not in f:
+                fail(f"{path} has no /scalars group (not an emcomm run file?)")
+            return {name.replace(":", "/"): (g["step"][:], g["value"][:]) for name, g in f["scalars"].items()}
+    except OSError as e:
+        fail(f"cannot read {path}: {e}")
+
+
+def default_metrics(names):
+    chosen = [n for n in sorted(names) if n.startswith(DEFAULT_PREFIXES) and n.count("/") == 1]
+    return chosen or sorted(n for n in names if not n.startswith("time/"))[:6]
+
+
+def panels(n):
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def plot_runs(paths, metrics, out):
+    runs = [(p, read_scalars(p)) for p in paths]
+    names = set().union(*(s.keys() for _, s in runs))
+    metrics = metrics or default_metrics(names)
+    metrics = [m for m in metrics if m in names]
+    if not metrics:
+        fail("none of the requested scalars is in the run files")
+    fig, axes = panels(len(metrics))
+    for ax, m in zip(axes, metrics):
+        for path, scalars in runs:
+            if m in scalars:
+                steps, values = scalars[m]
+                ax.plot(steps, values, label=os.path.basename(os.path.dirname(os.path.abspath(path))))
+        ax.set_title(m)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    if len(runs) <= 10:
+        axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    print(out)
+
+
+def mean_ci(xs):
+    n = len(xs)
+    mean = sum(xs) / n
+    if n < 2:
+        return mean, 0.0
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    return mean, (T95[n - 1] if n - 1 < len(T95) else 1.96) * sd / math.sqrt(n)
+
+
+def plot_compare(directory, metrics):
+    path = os.path.join(directory, "results.csv")
+    if not os.path.exists(path):
+        fail(f"{path} does not exist (run 'emcomm compare' first)")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        fail(f"{path} has no runs")
+    fixed = ["seed", "status", "error", "run_dir"]
+    header = list(rows[0].keys())
+    varied = header[: header.index("seed")]
+    finals = [h for h in header if h not in fixed and h not in varied]
+    metrics = metrics or default_metrics(finals)
+    metrics = [m for m in metrics if m in finals]
+    if not metrics:
+        fail("none of the requested metrics is in results.csv")
+    variants = []
+    for r in rows:
+        key = ", ".join(f"{k}={r[k]}" for k in varied) or "base"
+        if key not in variants:
+            variants.append(key)
+
+    def group(key):
+        return [r for r in rows if (", ".join(f"{k}={r[k]}" for k in varied) or "base") == key and r["status"] == "ok"]
+
+    fig, axes = panels(len(metrics))
+    for ax, m in zip(axes, metrics):
+        means, cis = [], []
+        for v in variants:
+            xs = [float(r[m]) for r in group(v) if r[m] not in ("", "nan")]
+            mu, ci = mean_ci(xs) if xs else (float("nan"), 0.0)
+            means.append(mu)
+            cis.append(ci)
+        ax.bar(range(len(variants)), means, yerr=cis, capsize=3, color="tab:blue", alpha=0.8)
+        ax.set_xticks(range(len(variants)))
+        ax.set_xticklabels([v.split("=")[-1] if len(varied) == 1 else v for v in variants], rotation=45,
+                           ha="right", fontsize=8)
+        ax.set_title(m)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    out = os.path.join(directory, "compare.png")
+    fig.savefig(out, dpi=100)
+    print(out)
+
+    # Mean learning curve of each variant.
+    curve_metric = metrics[0]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for v in variants:
+        curves = []
+        for r in group(v):
+            run_file = os.path.join(r["run_dir"], "run.h5")
+            if os.path.exists(run_file):
+                s = read_scalars(run_file)
+                if curve_metric in s:
+                    curves.append(s[curve_metric])
+        if not curves:
+            continue
+        n = min(len(c[0]) for c in curves)
+        steps = curves[0][0][:n]
+        mean = [sum(c[1][i] for c in curves) / len(curves) for i in range(n)]
+        ax.plot(steps, mean, label=v)
+    ax.set_title(f"{curve_metric} (mean over seeds)")
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = os.path.join(directory, "curves.png")
+    fig.savefig(out, dpi=100)
+    print(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="*", help="run files (run.h5)")
+    ap.add_argument("--compare", metavar="DIR", help="an 'emcomm compare' output directory")
+    ap.add_argument("--metric", action="append", default=[], help="a scalar / final metric name (repeatable)")
+    ap.add_argument("--out", default="curves.png", help="output PNG for run files (default curves.png)")
+    a = ap.parse_args()
+    if a.compare:
+        plot_compare(a.compare, a.metric)
+    elif a.runs:
+        for p in a.runs:
+            if not os.path.exists(p):
+                fail(f"{p} does not exist")
+        plot_runs(a.runs, a.metric, a.out)
+    else:
+        ap.print_usage(sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
