@@ -16,6 +16,10 @@ StackedLinearImpl::StackedLinearImpl(int64_t members, int64_t in, int64_t out) {
 
 torch::Tensor StackedLinearImpl::forward(const torch::Tensor& x) { return torch::baddbmm(bias, x, weight); }
 
+torch::Tensor StackedLinearImpl::forward_member(int64_t p, const torch::Tensor& x) {
+  return torch::addmm(bias[p], x, weight[p]);
+}
+
 void StackedLinearImpl::reset(at::Generator& gen) {
   torch::NoGradGuard no_grad;
   double bound = 1.0 / std::sqrt(double(weight.size(1)));
@@ -40,6 +44,11 @@ torch::Tensor PopSpeakerImpl::forward(const torch::Tensor& input) {
   return l2_(activate(l1_(input), act_)).view({members_, input.size(1), channel_.max_len, channel_.vocab_size});
 }
 
+torch::Tensor PopSpeakerImpl::forward_member(int64_t p, const torch::Tensor& input) {
+  auto h = l2_->forward_member(p, activate(l1_->forward_member(p, input), act_));
+  return h.view({input.size(0), channel_.max_len, channel_.vocab_size});
+}
+
 PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t hidden, ReceiverSpec task,
                                  Activation act, int64_t embed)
     : members_(members), task_(task), act_(act) {
@@ -61,6 +70,17 @@ torch::Tensor PopListenerImpl::forward(const torch::Tensor& onehots, const torch
   const int64_t C = candidates.size(1);
   auto c = cand_(candidates.reshape({1, B * C, -1}).expand({P, B * C, candidates.size(2)}));  // [P, B*C, E]
   return torch::bmm(c.view({P * B, C, -1}), h.reshape({P * B, -1, 1})).view({P, B, C});
+}
+
+torch::Tensor PopListenerImpl::forward_member(int64_t p, const torch::Tensor& onehots,
+                                              const torch::Tensor& candidates) {
+  const int64_t B = onehots.size(0);
+  auto h = l2_->forward_member(p, activate(l1_->forward_member(p, onehots.reshape({B, -1})), act_));
+  if (task_.kind == ReceiverSpec::Kind::Reconstruct) return h.view({B, task_.attributes, task_.values});
+  EMCOMM_CHECK(candidates.defined(), "discrimination listener needs candidates");
+  const int64_t C = candidates.size(1);
+  auto c = cand_->forward_member(p, candidates.reshape({B * C, -1})).view({B, C, -1});
+  return torch::bmm(c, h.unsqueeze(2)).squeeze(2);
 }
 
 }  // namespace emcomm

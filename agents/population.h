@@ -18,6 +18,7 @@ class StackedLinearImpl : public torch::nn::Module {
  public:
   StackedLinearImpl(int64_t members, int64_t in, int64_t out);
   torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward_member(int64_t p, const torch::Tensor& x);  // member p only: [B, in] -> [B, out]
   // Uniform +-1/sqrt(in) for weights and biases (PyTorch's Linear default scale), from gen.
   void reset(at::Generator& gen);
   torch::Tensor weight, bias;  // [P, in, out], [P, 1, out]
@@ -28,6 +29,7 @@ class PopSpeakerImpl : public torch::nn::Module {
  public:
   PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidden, ChannelSpec channel, Activation act);
   torch::Tensor forward(const torch::Tensor& input);  // [P, B, Din] -> logits [P, B, L, V]
+  torch::Tensor forward_member(int64_t p, const torch::Tensor& input);  // [B, Din] -> [B, L, V]
   int64_t members() const { return members_; }
 
  private:
@@ -45,6 +47,8 @@ class PopListenerImpl : public torch::nn::Module {
   // onehots [P, B, L, V], candidates [B, C, Dc] (shared by all members) or undefined ->
   // [P, B, A, V] (reconstruction) or [P, B, C] (discrimination).
   torch::Tensor forward(const torch::Tensor& onehots, const torch::Tensor& candidates = {});
+  // Member p alone: onehots [B, L, V], candidates [B, C, Dc] -> [B, A, V] or [B, C].
+  torch::Tensor forward_member(int64_t p, const torch::Tensor& onehots, const torch::Tensor& candidates = {});
 
  private:
   int64_t members_;

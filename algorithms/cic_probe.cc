@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/errors.h"
 
@@ -23,7 +24,11 @@ OptionSet cic_probe_options() {
       .add_int("metrics.cic_max_messages", 1024,
                "CIC probe: every message when there are at most this many, else this many drawn from the "
                "sender's policy per state",
-               1, 65536);
+               1, 65536)
+      .add_int("metrics.cic_rows", 32,
+               "CIC probe: the first this many logged rows of each split get tables, the others NaN "
+               "(0: every logged row); a reference Lewis probe is 240 KB per row",
+               0, 1000000);
   return s;
 }
 
@@ -31,6 +36,7 @@ CicProbeOptions CicProbeOptions::from(const Config& cfg) {
   CicProbeOptions o;
   if (cfg.has("metrics.cic_every")) o.every = cfg.get_int("metrics.cic_every");
   if (cfg.has("metrics.cic_max_messages")) o.max_messages = cfg.get_int("metrics.cic_max_messages");
+  if (cfg.has("metrics.cic_rows")) o.rows = cfg.get_int("metrics.cic_rows");
   if (cfg.has("train.steps")) o.last_step = cfg.get_int("train.steps");
   return o;
 }
@@ -104,8 +110,10 @@ CicTables cic_probe(const torch::Tensor& sender_logits, const ReceiverProbs& rec
   return t;
 }
 
-CicBlock cic_block(const CicTables& tables) {
+CicBlock cic_block(const CicTables& tables, int64_t rows) {
   CicBlock b;
+  const int64_t probed = tables.p_message.size(0);
+  EMCOMM_CHECK(rows < 0 || rows >= probed, "cic_block: fewer rows than probed states");
   b.messages = tables.p_message.size(1);
   b.action_shape.assign(tables.p_action.sizes().begin() + 2, tables.p_action.sizes().end());
   auto floats = [](const torch::Tensor& x) {
@@ -114,6 +122,10 @@ CicBlock cic_block(const CicTables& tables) {
   };
   b.p_message = floats(tables.p_message);
   b.p_action = floats(tables.p_action);
+  if (rows > probed) {  // rows logged without a probe: NaN (gzip stores them almost for free)
+    b.p_message.resize(rows * b.messages, std::numeric_limits<float>::quiet_NaN());
+    b.p_action.resize(rows * b.messages * b.action_size(), std::numeric_limits<float>::quiet_NaN());
+  }
   if (tables.messages.defined()) {
     auto m = tables.messages.to(torch::kInt32).contiguous();
     b.message_set.assign(m.data_ptr<int32_t>(), m.data_ptr<int32_t>() + m.numel());

@@ -13,6 +13,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 
@@ -29,6 +30,8 @@ OptionSet cic_probe_options();
 struct CicProbeOptions {
   int64_t every = 0;            // metrics.cic_every: > 0 also probe when step % every == 0; -1 never probe
   int64_t max_messages = 1024;  // metrics.cic_max_messages
+  int64_t rows = 32;            // metrics.cic_rows: rows probed per split (0: every logged row)
+  int64_t probed_rows(int64_t logged) const { return rows == 0 ? logged : std::min(rows, logged); }
   int64_t last_step = 0;        // train.steps: the run's last evaluation is probed unless every = -1
   bool due(int64_t step) const {
     if (every < 0) return false;
@@ -57,7 +60,8 @@ using ReceiverProbs = std::function<torch::Tensor(const torch::Tensor& symbols, 
 CicTables cic_probe(const torch::Tensor& sender_logits, const ReceiverProbs& receiver_probs, int64_t max_messages,
                     const ChannelSpec& channel, at::Generator& gen);
 
-// The tables as the run file's CicBlock, for InteractionBatch::cic.
-CicBlock cic_block(const CicTables& tables);
+// The tables as the run file's CicBlock, for InteractionBatch::cic. With rows > the probed
+// states, the block covers `rows` logged rows and those past the probed ones are NaN.
+CicBlock cic_block(const CicTables& tables, int64_t rows = -1);
 
 }  // namespace emcomm

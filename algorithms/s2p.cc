@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "algorithms/selfplay.h"
+#include "algorithms/signal_log.h"
 #include "core/errors.h"
 
 namespace emcomm {
@@ -22,10 +23,6 @@ bool is_sched(Schedule s) {
 
 bool has_pretraining(Schedule s) { return is_sched(s) || s == Schedule::Sup2Sp || s == Schedule::Sp2Sup; }
 
-std::vector<int32_t> to_int32(const torch::Tensor& t) {
-  auto c = t.to(torch::kInt32).contiguous();
-  return std::vector<int32_t>(c.data_ptr<int32_t>(), c.data_ptr<int32_t>() + c.numel());
-}
 
 }  // namespace
 
@@ -122,7 +119,8 @@ OptionSet S2P::option_set() {
                   "self-play partners: each speaker with its own listener, or a random permutation each step")
       .add_int("population.imitate_every", 0, "every this many steps the other speakers imitate the best (0: never)",
                0, int64_t(1) << 40)
-      .add_int("population.imitate_steps", 10, "imitation steps after each imitate_every", 1, int64_t(1) << 40);
+      .add_int("population.imitate_steps", 10, "imitation steps after each imitate_every", 1, int64_t(1) << 40)
+      .merge(cic_probe_options());
   return s;
 }
 
@@ -155,6 +153,7 @@ S2P::Options S2P::Options::from(const Config& cfg) {
   o.uniform_pairing = cfg.get_string("population.pairing") == "uniform";
   o.imitate_every = cfg.get_int("population.imitate_every");
   o.imitate_steps = cfg.get_int("population.imitate_steps");
+  o.cic = CicProbeOptions::from(cfg);
   if (o.imitate_every > 0 && o.population < 2)
     throw UserError("population.imitate_every=" + std::to_string(o.imitate_every) +
                     " needs population.size of at least 2");
@@ -166,6 +165,7 @@ S2P::Options S2P::Options::from(const Config& cfg) {
 S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
     : opt_(opt), game_(std::move(game)), schedule_(opt.schedule, rng.derive("schedule")),
       schedule_last_(schedule_.last_step()), data_rng_(rng.derive("data")), pair_rng_(rng.derive("pairing")),
+      cic_rng_(rng.derive("cic")),
       gen_(at::make_generator<at::CPUGeneratorImpl>(rng.derive("channel").seed())) {
   if (!game_->has_human_language())
     throw UserError("train.algorithm=s2p needs an env with a human language; env '" + game_->name() + "' has none");
@@ -183,6 +183,7 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
                     std::to_string(hl + 1) + " and agents.vocab_size >= " + std::to_string(hv + 1) + " (have " +
                     std::to_string(ch.max_len) + ", " + std::to_string(ch.vocab_size) + ")");
   human_len_ = ch.eos ? hl + 1 : hl;
+  opt_.cic.last_step = schedule_last_;  // the schedule may end before train.steps
 
   // Seed set: the first seed_size train objects; the last fraction is seed-validation.
   const int64_t n_train_split = game_->split_size(Split::Train);
@@ -360,13 +361,15 @@ std::pair<torch::Tensor, torch::Tensor> S2P::play_greedy(const SignalBatch& batc
   return {symbols, listener_(onehots, batch.receiver_input)};
 }
 
-Metrics S2P::evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay) {
+Metrics S2P::evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay, Play* play) {
   torch::NoGradGuard no_grad;
   const int64_t P = opt_.population, B = set.size();
   const SignalBatch rep = repeat_for_members(set);
   Metrics m;
   auto [symbols, out] = play_greedy(set);
-  auto member_acc = game_->correct(flat(out), rep).view({P, B}).mean(1);
+  auto correct = game_->correct(flat(out), rep).view({P, B});
+  auto member_acc = correct.mean(1);
+  if (play) *play = {symbols, out, correct};
   m["sp_acc/" + split] = member_acc.mean().item<double>();
   auto human = human_channel_messages(set);
   auto oh = onehots_of(human, opt_.channel);
@@ -400,35 +403,25 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
   for (Split s : kAllSplits) {
     const SignalBatch& set = eval_sets_[static_cast<int>(s)];
     const std::string split = split_name(s);
-    Metrics sm = evaluate_set(set, split, s == Split::Val);
+    Play play;
+    Metrics sm = evaluate_set(set, split, s == Split::Val, &play);
     m.insert(sm.begin(), sm.end());
     const int64_t rows = std::min<int64_t>(opt_.log_rows, set.size());
     if (rows == 0) continue;
-    auto [symbols, out] = play_greedy(set);
-    auto correct = game_->correct(flat(out), repeat_for_members(set)).view({P, set.size()});
     for (int64_t p = 0; p < P; ++p) {
-      InteractionBatch b;
-      b.rows = rows;
-      b.msg_len = opt_.channel.max_len;
-      b.step.assign(rows, step);
-      b.episode.resize(rows);
-      for (int64_t i = 0; i < rows; ++i) b.episode[i] = i;
-      b.t.assign(rows, 0);
-      b.sender.assign(rows, int32_t(p));
-      b.receiver.assign(rows, int32_t(p));
-      auto sym = symbols[p].narrow(0, 0, rows);
-      b.message = to_int32(symbols_for_log(sym, opt_.channel));
-      b.length = to_int32(message_lengths(sym, opt_.channel));
-      b.concept_width = set.concept.size(1);
-      b.concept = to_int32(set.concept.narrow(0, 0, rows));
-      b.sender_action.assign(rows, -1);
-      auto action = game_->receiver_action(out[p]).narrow(0, 0, rows);
-      b.receiver_action_width = action.dim() == 2 ? action.size(1) : 0;
-      b.receiver_action = to_int32(action);
-      b.target_width = set.target.dim() == 2 ? set.target.size(1) : 0;
-      b.target = to_int32(set.target.narrow(0, 0, rows));
-      auto c = correct[p].narrow(0, 0, rows).contiguous();
-      b.reward.assign(c.data_ptr<float>(), c.data_ptr<float>() + rows);
+      InteractionBatch b = signal_rows(*game_, set, play.symbols[p], play.out[p], play.correct[p], opt_.channel, step, rows,
+                                       int32_t(p), int32_t(p));
+      if (opt_.cic.due(step)) {
+        torch::NoGradGuard no_grad;
+        const int64_t probed = opt_.cic.probed_rows(rows);
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(
+            cic_rng_.derive(split + "@" + std::to_string(step) + "@" + std::to_string(p)).seed());
+        auto tables = probe_signal_pair(
+            speaker_->forward_member(p, set.sender_input.narrow(0, 0, probed)),
+            [&](const torch::Tensor& onehots, const torch::Tensor& c) { return listener_->forward_member(p, onehots, c); },
+            set, probed, opt_.channel, opt_.cic.max_messages, gen);
+        b.cic = cic_block(tables, rows);
+      }
       log.append_interactions(split, b);
     }
   }
@@ -461,14 +454,7 @@ Metrics S2P::final_metrics(const Metrics& last_eval) {
   return m;
 }
 
-void S2P::save(const std::string& path) {
-  torch::serialize::OutputArchive archive, sp, li;
-  speaker_->save(sp);
-  listener_->save(li);
-  archive.write("speaker", sp);
-  archive.write("listener", li);
-  archive.save_to(path);
-}
+void S2P::save(const std::string& path) { save_pair(*speaker_, *listener_, path); }
 
 static const bool kRegistered = AlgorithmRegistry::add(
     {"s2p", "supervised self-play: S2P schedules over a human language, with populations", S2P::option_set(),

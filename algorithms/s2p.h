@@ -20,6 +20,7 @@
 
 #include "agents/channel.h"
 #include "agents/population.h"
+#include "algorithms/cic_probe.h"
 #include "algorithms/algorithm.h"
 
 namespace emcomm {
@@ -90,6 +91,7 @@ class S2P : public Algorithm {
     int64_t population = 1;
     bool uniform_pairing = false;
     int64_t imitate_every = 0, imitate_steps = 10;
+    CicProbeOptions cic;
     static Options from(const Config& cfg);
   };
   static OptionSet option_set();
@@ -121,14 +123,19 @@ class S2P : public Algorithm {
   // Greedy messages [P, B, L] and listener outputs [P, B, ...] with listener p hearing
   // speaker (p + shift) % P.
   std::pair<torch::Tensor, torch::Tensor> play_greedy(const SignalBatch& batch, int64_t shift = 0);
-  Metrics evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay);
+  // Figures of one evaluation set; the greedy play behind them is returned through `play`
+  // (symbols [P, B, L], listener outputs [P, B, ...], correct [P, B]) when given.
+  struct Play {
+    torch::Tensor symbols, out, correct;
+  };
+  Metrics evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay, Play* play = nullptr);
   SignalBatch repeat_for_members(const SignalBatch& b) const;
 
   Options opt_;
   std::shared_ptr<SignalingGame> game_;
   S2PSchedule schedule_;
   int64_t schedule_last_;
-  Rng data_rng_, pair_rng_;
+  Rng data_rng_, pair_rng_, cic_rng_;
   at::Generator gen_;
   PopSpeaker speaker_{nullptr};
   PopListener listener_{nullptr};

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "core/errors.h"
+#include "algorithms/signal_log.h"
 #include "metrics/basic.h"
 
 namespace emcomm {
@@ -107,23 +108,12 @@ CicTables SelfPlay::probe_cic(const SignalBatch& set, int64_t rows, const std::s
   torch::NoGradGuard no_grad;
   speaker_->eval();
   listener_->eval();
-  auto candidates = set.receiver_input.defined() ? set.receiver_input.narrow(0, 0, rows) : torch::Tensor();
-  auto receiver = [&](const torch::Tensor& symbols, const torch::Tensor& state) {
-    auto c = candidates.defined() ? candidates.index_select(0, state) : torch::Tensor();
-    return torch::softmax(listener_(onehots_of(symbols, opt_.channel), c), -1);  // [R, A, V] or [R, C]
-  };
   auto gen = at::make_generator<at::CPUGeneratorImpl>(cic_rng_.derive(split + "@" + std::to_string(step)).seed());
-  return cic_probe(speaker_(set.sender_input.narrow(0, 0, rows)), receiver, opt_.cic.max_messages, opt_.channel, gen);
+  return probe_signal_pair(
+      speaker_(set.sender_input.narrow(0, 0, rows)),
+      [&](const torch::Tensor& onehots, const torch::Tensor& c) { return listener_(onehots, c); }, set, rows,
+      opt_.channel, opt_.cic.max_messages, gen);
 }
-
-namespace {
-
-std::vector<int32_t> to_int32(const torch::Tensor& t) {
-  auto c = t.to(torch::kInt32).contiguous();
-  return std::vector<int32_t>(c.data_ptr<int32_t>(), c.data_ptr<int32_t>() + c.numel());
-}
-
-}  // namespace
 
 Metrics SelfPlay::evaluate(int64_t step, RunWriter& log) {
   Metrics m;
@@ -137,42 +127,14 @@ Metrics SelfPlay::evaluate(int64_t step, RunWriter& log) {
     m["symbols_used/" + split] = double(metrics::symbols_used(to_int32(symbols_for_log(symbols, opt_.channel))));
     const int64_t rows = std::min<int64_t>(opt_.log_rows, set.size());
     if (rows == 0) continue;
-    auto first = [&](const torch::Tensor& t) { return t.narrow(0, 0, rows); };
-    InteractionBatch b;
-    b.rows = rows;
-    b.msg_len = opt_.channel.max_len;
-    b.step.assign(rows, step);
-    b.episode.resize(rows);
-    for (int64_t i = 0; i < rows; ++i) b.episode[i] = i;
-    b.t.assign(rows, 0);
-    b.sender.assign(rows, 0);
-    b.receiver.assign(rows, 1);
-    b.message = to_int32(symbols_for_log(first(symbols), opt_.channel));
-    b.length = to_int32(message_lengths(first(symbols), opt_.channel));
-    b.concept_width = set.concept.size(1);
-    b.concept = to_int32(first(set.concept));
-    b.sender_action.assign(rows, -1);  // the speaker takes no env action
-    auto action = first(game_->receiver_action(out));
-    b.receiver_action_width = action.dim() == 2 ? action.size(1) : 0;
-    b.receiver_action = to_int32(action);
-    b.target_width = set.target.dim() == 2 ? set.target.size(1) : 0;
-    b.target = to_int32(first(set.target));
-    auto c = first(correct).contiguous();
-    b.reward.assign(c.data_ptr<float>(), c.data_ptr<float>() + rows);
-    if (opt_.cic.due(step)) b.cic = cic_block(probe_cic(set, rows, split, step));
+    InteractionBatch b = signal_rows(*game_, set, symbols, out, correct, opt_.channel, step, rows, 0, 1);
+    if (opt_.cic.due(step)) b.cic = cic_block(probe_cic(set, opt_.cic.probed_rows(rows), split, step), rows);
     log.append_interactions(split, b);
   }
   return m;
 }
 
-void SelfPlay::save(const std::string& path) {
-  torch::serialize::OutputArchive archive, sp, li;
-  speaker_->save(sp);
-  listener_->save(li);
-  archive.write("speaker", sp);
-  archive.write("listener", li);
-  archive.save_to(path);
-}
+void SelfPlay::save(const std::string& path) { save_pair(*speaker_, *listener_, path); }
 
 static const bool kRegistered = AlgorithmRegistry::add(
     {"selfplay", "self-play: speaker and listener trained together on the game's loss",

@@ -1,3 +1,4 @@
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
@@ -204,4 +205,33 @@ TEST_CASE("s2p population: uniform pairing trains every member and logs a cross-
   CHECK(r.interaction_rows("val") == 3 * 4);  // eval.log_rows per member
   auto rows = r.interactions("val");
   CHECK(rows.sender == std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2});
+}
+
+TEST_CASE("population modules: one member's forward equals its slice of the stacked forward", "[s2p][population]") {
+  ChannelSpec ch{12, 3, false};
+  ReceiverSpec rec;
+  rec.attributes = 3;
+  rec.values = 4;
+  ReceiverSpec disc;
+  disc.kind = ReceiverSpec::Kind::Discriminate;
+  disc.candidates = 5;
+  disc.candidate_dim = 12;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  PopSpeaker s(3, 12, 16, ch, Activation::Relu);
+  PopListener l(3, ch, 16, rec, Activation::Tanh), d(3, ch, 16, disc, Activation::None);
+  for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(s.get()), static_cast<torch::nn::Module*>(l.get()),
+                               static_cast<torch::nn::Module*>(d.get())})
+    init_stacked_layers(*m, gen);
+  auto x = torch::rand({7, 12}, gen);
+  auto oh = torch::rand({7, 3, 12}, gen);
+  auto cand = torch::rand({7, 5, 12}, gen);
+  auto all_s = s(x.unsqueeze(0).expand({3, 7, 12}));
+  auto all_l = l(oh.unsqueeze(0).expand({3, 7, 3, 12}));
+  auto all_d = d(oh.unsqueeze(0).expand({3, 7, 3, 12}), cand);
+  for (int64_t p = 0; p < 3; ++p) {
+    CHECK(s->forward_member(p, x).allclose(all_s[p], 1e-5, 1e-6));
+    CHECK(l->forward_member(p, oh).allclose(all_l[p], 1e-5, 1e-6));
+    CHECK(d->forward_member(p, oh, cand).allclose(all_d[p], 1e-5, 1e-6));
+  }
+  CHECK_FALSE(all_s[0].allclose(all_s[1]));  // members differ
 }
