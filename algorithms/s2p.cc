@@ -126,17 +126,7 @@ OptionSet S2P::option_set() {
 
 S2P::Options S2P::Options::from(const Config& cfg) {
   Options o;
-  SelfPlay::Options sp = SelfPlay::Options::from(cfg);  // shared agents.* and train.* options
-  o.channel = sp.channel;
-  o.hidden = sp.hidden;
-  o.activation = sp.activation;
-  o.relaxation = sp.relaxation;
-  o.temperature = sp.temperature;
-  o.entropy_coef = sp.entropy_coef;
-  o.lr = sp.lr;
-  o.batch_size = sp.batch_size;
-  o.eval_size = sp.eval_size;
-  o.log_rows = sp.log_rows;
+  o.read(cfg);  // agents.*, train.batch_size/lr, eval.*, metrics.cic_*
   o.schedule.schedule = parse_schedule(cfg.get_string("s2p.schedule"));
   o.schedule.listener_pretrain = cfg.get_int("s2p.listener_pretrain");
   o.schedule.speaker_pretrain = cfg.get_int("s2p.speaker_pretrain");
@@ -153,7 +143,6 @@ S2P::Options S2P::Options::from(const Config& cfg) {
   o.uniform_pairing = cfg.get_string("population.pairing") == "uniform";
   o.imitate_every = cfg.get_int("population.imitate_every");
   o.imitate_steps = cfg.get_int("population.imitate_steps");
-  o.cic = CicProbeOptions::from(cfg);
   if (o.imitate_every > 0 && o.population < 2)
     throw UserError("population.imitate_every=" + std::to_string(o.imitate_every) +
                     " needs population.size of at least 2");

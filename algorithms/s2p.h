@@ -21,6 +21,7 @@
 #include "agents/channel.h"
 #include "agents/population.h"
 #include "algorithms/cic_probe.h"
+#include "algorithms/selfplay.h"
 #include "algorithms/algorithm.h"
 
 namespace emcomm {
@@ -77,13 +78,7 @@ class S2PSchedule {
 
 class S2P : public Algorithm {
  public:
-  struct Options {
-    ChannelSpec channel;
-    int64_t hidden = 500;
-    Activation activation = Activation::None;
-    Relaxation relaxation = Relaxation::Gumbel;
-    double temperature = 1.0, entropy_coef = 0.01, lr = 3e-3;
-    int64_t batch_size = 100, eval_size = 10000, log_rows = 100;
+  struct Options : SignalTrainOptions {
     ScheduleOptions schedule;
     int64_t seed_size = 1000;
     double seed_val_fraction = 0.1;
@@ -91,7 +86,6 @@ class S2P : public Algorithm {
     int64_t population = 1;
     bool uniform_pairing = false;
     int64_t imitate_every = 0, imitate_steps = 10;
-    CicProbeOptions cic;
     static Options from(const Config& cfg);
   };
   static OptionSet option_set();

@@ -32,8 +32,8 @@ OptionSet SelfPlay::option_set() {
   return s;
 }
 
-SelfPlay::Options SelfPlay::Options::from(const Config& cfg) {
-  Options o;
+void SignalTrainOptions::read(const Config& cfg) {
+  SignalTrainOptions& o = *this;
   o.channel.vocab_size = cfg.get_int("agents.vocab_size");
   o.channel.max_len = cfg.get_int("agents.max_len");
   o.channel.eos = cfg.get_bool("agents.eos");
@@ -55,7 +55,6 @@ SelfPlay::Options SelfPlay::Options::from(const Config& cfg) {
   o.eval_size = cfg.get_int("eval.size");
   o.log_rows = cfg.get_int("eval.log_rows");
   o.cic = CicProbeOptions::from(cfg);
-  return o;
 }
 
 SelfPlay::SelfPlay(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)

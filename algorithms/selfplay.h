@@ -18,17 +18,27 @@ namespace emcomm {
 // agents.* options of speaker/listener games, shared by every algorithm that trains them.
 OptionSet signaling_agent_options();
 
+// What every trainer of a speaker and a listener reads: the agents.* options, the self-play
+// batch and learning rate, the evaluation sizes and the CIC probe.
+struct SignalTrainOptions {
+  ChannelSpec channel;
+  int64_t hidden = 500;
+  Activation activation = Activation::None;
+  Relaxation relaxation = Relaxation::Gumbel;
+  double temperature = 1.0, entropy_coef = 0.01, lr = 3e-3;
+  int64_t batch_size = 100, eval_size = 10000, log_rows = 100;
+  CicProbeOptions cic;
+  void read(const Config& cfg);
+};
+
 class SelfPlay : public Algorithm {
  public:
-  struct Options {
-    ChannelSpec channel;
-    int64_t hidden = 500;
-    Activation activation = Activation::None;
-    Relaxation relaxation = Relaxation::Gumbel;
-    double temperature = 1.0, entropy_coef = 0.01, lr = 3e-3;
-    int64_t batch_size = 100, eval_size = 10000, log_rows = 100;
-    CicProbeOptions cic;
-    static Options from(const Config& cfg);
+  struct Options : SignalTrainOptions {
+    static Options from(const Config& cfg) {
+      Options o;
+      o.read(cfg);
+      return o;
+    }
   };
   static OptionSet option_set();
 
