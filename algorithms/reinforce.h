@@ -1,0 +1,111 @@
+// REINFORCE / A2C for MarkovGames (train.algorithm=reinforce; REFERENCE.md, Pitfalls): every
+// agent is its own network, a 2-layer ReLU MLP (agents.hidden units) with an action head, a
+// message head and a value head (agents.separate_message_net: the message head sits on its own
+// MLP). Each train step plays train.batch_size episodes to the end (sampled actions and
+// messages) and makes one Adam update per agent with, per agent,
+//   loss = L_action + c_m L_message - c_e (H_action + H_message) + c_v L_value
+//   L_action  = -sum_{t,b} act_mask * (G - V) * log pi(a)   / B    (G - V detached)
+//   L_message = -sum_{t,b} speak_mask * (G - V) * log pi(m) / B
+//   H_*       =  sum_{t,b} mask * entropy / B,  L_value = sum_{t,b} (act|speak) * (G - V)^2 / B
+// where G is the agent's return from step t to the end of the episode (undiscounted: the matrix
+// games have one round per episode, so this is the round's reward, gamma = 0 across rounds),
+// V the value head at step t; log-probabilities and entropies are summed over action factors
+// and message positions. agents.train_message=false drops L_message and H_message: the message
+// head never learns (the Pitfalls ablation).
+// A SignalingGame env is played through SignalingAdapter (adapter.vocab_size, adapter.max_len).
+//
+// Evaluation: eval.size episodes (greedy unless eval.sample), one interaction row per message
+// sent (docs/matrix-games.md), CIC probe tables on the logged rows when metrics.cic_every says
+// so, and figures reward/agent<i>, reward/mean, sc, ic, cic, cic/sender<j>, entropy, ci_action, and
+// sender_msg_entropy = mean over probed states of H(c|s) of the sender's policy (an upper bound of
+// CIC(s)).
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/optim/adam.h>
+
+#include "algorithms/algorithm.h"
+#include "algorithms/cic_probe.h"
+#include "envs/markov_game.h"
+
+namespace emcomm {
+
+struct PolicyOutput {
+  torch::Tensor action_logits;   // [B, F, K], undefined when the agent never acts
+  torch::Tensor message_logits;  // [B, L, V], undefined when the agent never speaks
+  torch::Tensor value;           // [B]
+};
+
+class McgAgentImpl : public torch::nn::Module {
+ public:
+  McgAgentImpl(const AgentSpec& spec, int64_t hidden, bool separate_message_net);
+  PolicyOutput forward(const torch::Tensor& obs);
+  const AgentSpec& spec() const { return spec_; }
+
+ private:
+  AgentSpec spec_;
+  bool separate_;
+  torch::nn::Linear l1_{nullptr}, l2_{nullptr}, m1_{nullptr}, m2_{nullptr};
+  torch::nn::Linear action_{nullptr}, message_{nullptr}, value_{nullptr};
+};
+TORCH_MODULE(McgAgent);
+
+struct ReinforceCoefs {
+  double message = 0.1, entropy = 0.01, value = 0.1;
+  bool train_message = true;
+};
+
+struct ReinforceTerms {
+  torch::Tensor action, message, entropy_action, entropy_message, value, total;  // scalars
+};
+
+// One agent's loss over T decision steps of B episodes; every input is [T, B] (masks 0/1 float).
+ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Tensor& entropy_action,
+                              const torch::Tensor& act_mask, const torch::Tensor& logp_message,
+                              const torch::Tensor& entropy_message, const torch::Tensor& speak_mask,
+                              const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& coefs);
+
+class Reinforce : public Algorithm {
+ public:
+  struct Options {
+    int64_t hidden = 40, batch_size = 64, eval_size = 1000, log_rows = 100;
+    bool separate_message_net = false, eval_sample = false;
+    double lr = 5e-3;
+    ReinforceCoefs coefs;
+    CicProbeOptions cic;
+    static Options from(const Config& cfg);
+  };
+  static OptionSet option_set();
+
+  Reinforce(const Options& opt, std::shared_ptr<MarkovGame> game, Rng rng);
+  Metrics train_step(int64_t step) override;
+  Metrics evaluate(int64_t step, RunWriter& log) override;
+  void save(const std::string& path) override;
+  std::string headline() const override { return "reward/mean"; }
+
+  // Episodes played to the end. Per step t (before it) and agent i: the state, outputs, and the
+  // chosen actions [B, N, F] and messages [B, N, L]; rewards [T, B, N].
+  struct Rollout {
+    std::vector<MarkovState> states;                 // T + 1 (the last one is done)
+    std::vector<std::vector<PolicyOutput>> out;      // [T][N]
+    std::vector<torch::Tensor> actions, messages;    // T
+    torch::Tensor rewards;                           // [T, B, N]
+    int64_t steps() const { return int64_t(actions.size()); }
+  };
+  Rollout play(int64_t batch, bool eval, bool greedy, Rng& rng);
+  McgAgent& agent(int64_t i) { return agents_[i]; }
+  MarkovGame& game() { return *game_; }
+
+ private:
+  Options opt_;
+  std::shared_ptr<MarkovGame> game_;
+  int64_t N_, F_, L_;
+  Rng episode_rng_, eval_rng_, cic_rng_;
+  at::Generator gen_;
+  std::vector<McgAgent> agents_;
+  std::vector<std::unique_ptr<torch::optim::Adam>> opts_;
+};
+
+}  // namespace emcomm

@@ -1,0 +1,91 @@
+#include "envs/adapter/signaling_adapter.h"
+
+#include <torch/torch.h>
+
+#include "core/errors.h"
+
+namespace emcomm {
+
+SignalingAdapter::SignalingAdapter(std::shared_ptr<SignalingGame> game, int64_t vocab_size, int64_t msg_len)
+    : game_(std::move(game)), V_(vocab_size), L_(msg_len) {
+  EMCOMM_CHECK(V_ >= 1 && L_ >= 1, "adapter channel needs vocab_size >= 1 and msg_len >= 1");
+  const ReceiverSpec r = game_->receiver_spec();
+  if (r.kind == ReceiverSpec::Kind::Discriminate) {
+    cand_dim_ = r.candidates * r.candidate_dim;
+    factors_ = 1, values_ = r.candidates;
+  } else {
+    factors_ = r.attributes, values_ = r.values;
+  }
+}
+
+AgentSpec SignalingAdapter::agent_spec(int64_t agent) const {
+  AgentSpec s;
+  if (agent == 0) {
+    s.obs_dim = game_->sender_input_dim();
+    s.action_factors = 0, s.action_values = 0;
+    s.vocab_size = V_, s.msg_len = L_;
+  } else {
+    s.obs_dim = cand_dim_ + L_ * V_;
+    s.action_factors = factors_, s.action_values = values_;
+    s.vocab_size = 0, s.msg_len = 1;
+  }
+  return s;
+}
+
+MarkovState SignalingAdapter::start(SignalBatch batch) {
+  batch_ = std::move(batch);
+  phase_ = 0;
+  const int64_t B = batch_.size();
+  return state(torch::zeros({B, L_ * V_}), torch::zeros({B, 2}), 0);
+}
+
+MarkovState SignalingAdapter::state(const torch::Tensor& message_onehots, const torch::Tensor& reward,
+                                    int64_t phase) const {
+  const int64_t B = batch_.size();
+  MarkovState s;
+  s.obs.push_back(batch_.sender_input.to(torch::kFloat32));
+  if (cand_dim_ > 0)
+    s.obs.push_back(torch::cat({batch_.receiver_input.reshape({B, cand_dim_}).to(torch::kFloat32), message_onehots}, 1));
+  else
+    s.obs.push_back(message_onehots.clone());
+  s.speaks = torch::zeros({B, 2}, torch::kBool);
+  s.acts = torch::zeros({B, 2}, torch::kBool);
+  if (phase == 0) s.speaks.select(1, 0).fill_(true);
+  if (phase == 1) s.acts.select(1, 1).fill_(true);
+  s.reward = reward;
+  s.done = torch::full({B}, phase >= 2, torch::kBool);
+  return s;
+}
+
+MarkovState SignalingAdapter::step(const torch::Tensor& actions, const torch::Tensor& messages, Rng&) {
+  EMCOMM_CHECK(phase_ < 2, "step() needs an episode in progress (call reset())");
+  const int64_t B = batch_.size();
+  if (phase_ == 0) {
+    EMCOMM_CHECK(messages.dim() == 3 && messages.size(0) == B && messages.size(2) >= L_,
+                 "adapter messages must be [B, 2, L]");
+    last_onehots_ = torch::one_hot(messages.select(1, 0).narrow(1, 0, L_).to(torch::kInt64), V_)
+                        .to(torch::kFloat32)
+                        .reshape({B, L_ * V_});
+    phase_ = 1;
+    return state(last_onehots_, torch::zeros({B, 2}), 1);
+  }
+  EMCOMM_CHECK(actions.dim() == 3 && actions.size(0) == B && actions.size(2) >= factors_,
+               "adapter actions must be [B, 2, F]");
+  auto a = actions.select(1, 1).narrow(1, 0, factors_).to(torch::kInt64);  // [B, F]
+  auto target = batch_.target.dim() == 1 ? batch_.target.unsqueeze(1) : batch_.target;
+  auto r = a.eq(target).to(torch::kFloat32).mean(1);  // fraction of factors right
+  phase_ = 2;
+  return state(last_onehots_, torch::stack({r, r}, 1), 2);
+}
+
+torch::Tensor SignalingAdapter::impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
+                                               const torch::Tensor& symbols) const {
+  EMCOMM_CHECK(hears(listener, speaker), "impose_message: only the listener hears the speaker");
+  auto out = obs.clone();
+  const int64_t R = obs.size(0);
+  out.narrow(1, cand_dim_, L_ * V_)
+      .copy_(torch::one_hot(symbols.narrow(1, 0, L_).to(torch::kInt64), V_).to(out.dtype()).reshape({R, L_ * V_}));
+  return out;
+}
+
+}  // namespace emcomm

@@ -1,0 +1,46 @@
+// Presents any SignalingGame (e.g. the Lewis game) as a two-agent MarkovGame, so MarkovGame
+// learners (train.algorithm=reinforce) run on it. Agent 0 is the speaker, agent 1 the listener.
+//   step 0: the speaker sees the sender input [Ds] and sends a message of `msg_len` symbols over
+//           `vocab_size` (its only move: it never acts); the listener sees its candidates (or
+//           nothing) and an empty message slot.
+//   step 1: the listener sees [candidates flattened (C*Dr, discrimination only), one-hots of the
+//           message (L*V)] and acts: one choice among C candidates (discrimination) or one value
+//           per attribute (reconstruction: F = A factors of V values).
+// Both agents get the same reward: the fraction of factors right (1/0 in discrimination).
+// Training episodes come from the train split, evaluation episodes (reset_eval) from val.
+#pragma once
+
+#include <memory>
+
+#include "envs/markov_game.h"
+
+namespace emcomm {
+
+class SignalingAdapter : public MarkovGame {
+ public:
+  SignalingAdapter(std::shared_ptr<SignalingGame> game, int64_t vocab_size, int64_t msg_len);
+
+  std::string name() const override { return game_->name(); }
+  int64_t num_agents() const override { return 2; }
+  AgentSpec agent_spec(int64_t agent) const override;
+  MarkovState reset(int64_t batch, Rng& rng) override { return start(game_->sample(Split::Train, batch, rng)); }
+  MarkovState reset_eval(int64_t batch, Rng& rng) override { return start(game_->sample(Split::Val, batch, rng)); }
+  MarkovState step(const torch::Tensor& actions, const torch::Tensor& messages, Rng& rng) override;
+  torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
+                               const torch::Tensor& symbols) const override;
+  bool hears(int64_t listener, int64_t speaker) const override { return listener == 1 && speaker == 0; }
+
+  // Starts episodes on a given batch of the game.
+  MarkovState start(SignalBatch batch);
+  const SignalBatch& batch() const { return batch_; }
+
+ private:
+  MarkovState state(const torch::Tensor& message_onehots, const torch::Tensor& reward, int64_t phase) const;
+  std::shared_ptr<SignalingGame> game_;
+  int64_t V_, L_, cand_dim_ = 0, factors_, values_;
+  SignalBatch batch_;
+  torch::Tensor last_onehots_;
+  int64_t phase_ = 2;
+};
+
+}  // namespace emcomm

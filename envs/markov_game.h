@@ -1,0 +1,62 @@
+// The MarkovGame interface (DESIGN.md section 3): N agents, B independent episodes at once.
+// Each env step every agent may send a message and/or take an action; the env says which
+// through the masks of the state it returns, so a protocol such as "a random agent speaks
+// first, then the other, then both act" is a sequence of steps with per-episode masks.
+//
+// Conventions (docs/matrix-games.md):
+// * observations: one float tensor [B, D_i] per agent, D_i = agent_spec(i).obs_dim;
+// * actions: int64 [B, N, F] with F = max over agents of action_factors (entries of agents that
+//   do not act this step, or beyond their own F, are ignored);
+// * messages: int64 [B, N, L] with L = max over agents of msg_len, symbols 0..vocab_size-1
+//   (fixed length, no EOS; entries of agents that do not speak are ignored);
+// * a step's reward [B, N] is what each agent received by that step; every episode of a batch
+//   has the same number of steps, the last state has done = true everywhere.
+// All randomness of an episode (payoffs, turn order, channel noise) comes from the Rng given to
+// reset()/step(): the env keeps no generator of its own for episodes.
+#pragma once
+
+#include <torch/types.h>
+
+#include <vector>
+
+#include "core/rng.h"
+#include "envs/env.h"
+
+namespace emcomm {
+
+struct AgentSpec {
+  int64_t obs_dim = 0;
+  int64_t action_factors = 1;  // F: the action is F discrete choices (0: the agent never acts)
+  int64_t action_values = 2;   // K: choices per factor
+  int64_t vocab_size = 0;      // V: symbols of its messages (0: the agent never speaks)
+  int64_t msg_len = 1;         // L: symbols per message
+};
+
+// What the agents see before a step, and what the step that led here gave.
+struct MarkovState {
+  std::vector<torch::Tensor> obs;  // per agent [B, D_i] float32
+  torch::Tensor speaks;            // [B, N] bool: the agent sends a message at this step
+  torch::Tensor acts;              // [B, N] bool: the agent takes an action at this step
+  torch::Tensor reward;            // [B, N] float32: rewards of the step that led here (0 after reset)
+  torch::Tensor done;              // [B] bool
+  bool all_done() const { return done.all().item<bool>(); }
+};
+
+class MarkovGame : public Env {
+ public:
+  virtual int64_t num_agents() const = 0;
+  virtual AgentSpec agent_spec(int64_t agent) const = 0;
+  // Starts B training episodes.
+  virtual MarkovState reset(int64_t batch, Rng& rng) = 0;
+  // Starts B evaluation episodes (games with held-out data use it; default: reset).
+  virtual MarkovState reset_eval(int64_t batch, Rng& rng) { return reset(batch, rng); }
+  virtual MarkovState step(const torch::Tensor& actions, const torch::Tensor& messages, Rng& rng) = 0;
+  // `obs` [R, D_listener] with the part that holds what `listener` heard from `speaker`
+  // replaced by `symbols` [R, L_speaker] (the counterfactual of the CIC probe).
+  virtual torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
+                                       const torch::Tensor& symbols) const = 0;
+  // Whether `listener` hears `speaker`'s messages.
+  virtual bool hears(int64_t listener, int64_t speaker) const { return listener != speaker; }
+};
+
+}  // namespace emcomm

@@ -1,0 +1,95 @@
+// End-to-end: a short matrix-game REINFORCE run through the CLI, its interaction rows and CIC
+// tables, and `emcomm analyze` on the run file.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/run_file.h"
+#include "tests/test_util.h"
+
+using namespace emcomm;
+
+TEST_CASE("mcg: a short reinforce run on the matrix game logs rows that emcomm analyze reads", "[e2e][mcg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/mcg_reinforce.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") +
+                            "' --train.steps=200 --train.eval_every=100 --eval.size=300 --eval.log_rows=100 "
+                            "--metrics.cic_rows=50");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  RunReader reader(dir / "run/run.h5");
+  CHECK(reader.validate().empty());
+  CHECK(reader.splits() == std::vector<std::string>{"eval"});
+  REQUIRE(reader.interaction_rows("eval") == 200);  // two evaluations x 100 rows
+  auto rows = reader.interactions("eval", 100, 100);
+  for (int64_t i = 0; i < rows.rows; ++i) {
+    CHECK(rows.receiver[i] == 1 - rows.sender[i]);
+    CHECK(rows.length[i] == 1);
+    CHECK(rows.message[i] >= 0);
+    CHECK(rows.message[i] < 4);
+    CHECK(rows.sender_action[i] >= 0);
+    CHECK(rows.receiver_action[i] >= 0);
+    CHECK(rows.t[i] <= 1);  // turns: steps 0 and 1 are the two messages
+  }
+  // Both agents speak once per episode; rows are episode-major.
+  CHECK(rows.episode[0] == rows.episode[1]);
+  CHECK(rows.sender[0] != rows.sender[1]);
+  auto cic = reader.cic("eval", 100, 100);
+  REQUIRE(cic);
+  CHECK(cic->messages == 4);
+  CHECK(cic->action_shape == std::vector<int64_t>{2});
+
+  auto a = test::run_emcomm("analyze '" + (dir / "run/run.h5") + "' --json --no-write");
+  INFO(a.output);
+  REQUIRE(a.exit_code == 0);
+  for (auto key : {"\"sc\": ", "\"ic\": ", "\"cic\": ", "\"entropy\": ", "\"ci_action\": "}) {
+    auto pos = a.output.find(key);
+    REQUIRE(pos != std::string::npos);
+    CHECK(a.output.compare(pos + std::string(key).size(), 4, "null") != 0);
+  }
+  std::ifstream in(dir / "run/summary.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  for (auto key : {"\"reward/mean\"", "\"reward/agent0\"", "\"sc\"", "\"cic\"", "\"ic\""})
+    CHECK_THAT(ss.str(), Catch::Contains(key));
+}
+
+TEST_CASE("mcg: matrix-game option errors name the option", "[e2e][mcg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/mcg_reinforce.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") + "' --env.payoffs=fixed");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("env.payoff0"));
+  r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") + "' --adapter.vocab_size=5");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("adapter.vocab_size"));
+  CHECK_FALSE(std::ifstream(dir / "run/run.h5").good());
+}
+
+TEST_CASE("mcg: same seed gives identical logged rows and CIC tables, another seed differs", "[e2e][mcg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/mcg_informed.ini");
+  auto train = [&](const std::string& name, int seed) {
+    auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / name) + "' --run.seed=" + std::to_string(seed) +
+                              " --train.steps=60 --train.eval_every=30 --eval.size=200 --eval.log_rows=50");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    RunReader reader(dir / (name + "/run.h5"));
+    return std::make_pair(reader.interactions("eval"), *reader.cic("eval", 50, 50));  // the last step is probed
+  };
+  auto [a, ca] = train("a", 1);
+  auto [b, cb] = train("b", 1);
+  auto [c, cc] = train("c", 2);
+  REQUIRE(a.rows == 100);
+  CHECK(a.message == b.message);
+  CHECK(a.sender_action == b.sender_action);
+  CHECK(a.receiver_action == b.receiver_action);
+  CHECK(a.reward == b.reward);
+  CHECK(ca.p_action == cb.p_action);
+  CHECK(a.reward != c.reward);
+  for (int64_t i = 0; i < a.rows; ++i) {  // oneag: agent 0 speaks, agent 1 listens
+    CHECK(a.sender[i] == 0);
+    CHECK(a.receiver[i] == 1);
+  }
+}
