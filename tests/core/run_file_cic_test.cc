@@ -17,6 +17,7 @@
 
 #include "core/errors.h"
 #include "core/run_file.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -29,25 +30,7 @@ using emcomm::UserError;
 
 namespace {
 
-class TempPath {
- public:
-  explicit TempPath(const std::string& stem) {
-    static std::atomic<int> counter{0};
-    path_ = (fs::temp_directory_path() / ("emcomm_run_file_cic_test_" + std::to_string(::getpid()) + "_" +
-                                          std::to_string(counter++) + "_" + stem))
-                .string();
-    fs::remove(path_);
-  }
-  ~TempPath() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, ec);
-    fs::remove(path_, ec);
-  }
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
-};
+using emcomm::test::TempPath;
 
 const std::map<std::string, std::string> kConfig = {{"env.name", "lewis"}};
 

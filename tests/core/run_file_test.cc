@@ -2,6 +2,7 @@
 // (flat scalar links, chunked + compressed extendable datasets), the writer's invariant
 // checks, the reader's user errors, validate(), and the flush guarantee after a kill.
 #include "core/run_file.h"
+#include "tests/test_util.h"
 
 #include <H5Cpp.h>
 #include <signal.h>
@@ -31,27 +32,7 @@ using emcomm::UserError;
 
 namespace {
 
-// A unique path under the temp directory, removed when it goes out of scope.
-class TempPath {
- public:
-  explicit TempPath(const std::string& stem) {
-    static std::atomic<int> counter{0};
-    const std::string name = "emcomm_run_file_test_" + std::to_string(::getpid()) + "_" +
-                             std::to_string(counter++) + "_" + stem;
-    path_ = (fs::temp_directory_path() / name).string();
-    fs::remove(path_);
-  }
-  ~TempPath() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  TempPath(const TempPath&) = delete;
-  TempPath& operator=(const TempPath&) = delete;
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
-};
+using emcomm::test::TempPath;
 
 // Deterministic rows that follow the message convention. An action width of -1 leaves the
 // field absent; 0 gives [N]; D > 0 gives [N, D]. `seed` makes batches differ.
