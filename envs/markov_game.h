@@ -11,12 +11,18 @@
 //   (fixed length, no EOS; entries of agents that do not speak are ignored);
 // * a step's reward [B, N] is what each agent received by that step; every episode of a batch
 //   has the same number of steps, the last state has done = true everywhere.
+// * soft actions (step_soft, for MADDPG): float [B, N, FK] with FK = max over agents of
+//   action_factors * action_values (agent i's F_i distributions over K_i values, back to back),
+//   and soft messages float [B, N, LV] with LV = max over agents of msg_len * vocab_size. Games
+//   with a continuous action/channel (particle worlds) use the vectors themselves; the default
+//   takes the argmax of every factor and position and calls step().
 // All randomness of an episode (payoffs, turn order, channel noise) comes from the Rng given to
 // reset()/step(): the env keeps no generator of its own for episodes.
 #pragma once
 
 #include <torch/types.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/rng.h"
@@ -51,6 +57,28 @@ class MarkovGame : public Env {
   // Starts B evaluation episodes (games with held-out data use it; default: reset).
   virtual MarkovState reset_eval(int64_t batch, Rng& rng) { return reset(batch, rng); }
   virtual MarkovState step(const torch::Tensor& actions, const torch::Tensor& messages, Rng& rng) = 0;
+  // Soft (relaxed) actions and messages, see above. Default: argmax per factor/position -> step().
+  virtual MarkovState step_soft(const torch::Tensor& actions, const torch::Tensor& messages, Rng& rng) {
+    const int64_t N = num_agents(), B = actions.size(0);
+    int64_t F = 1, L = 1;
+    for (int64_t i = 0; i < N; ++i) {
+      F = std::max(F, agent_spec(i).action_factors);
+      L = std::max(L, agent_spec(i).msg_len);
+    }
+    auto a = torch::zeros({B, N, F}, torch::kInt64), m = torch::zeros({B, N, L}, torch::kInt64);
+    for (int64_t i = 0; i < N; ++i) {
+      const AgentSpec s = agent_spec(i);
+      if (s.action_factors > 0)
+        a.select(1, i).narrow(1, 0, s.action_factors)
+            .copy_(actions.select(1, i).narrow(1, 0, s.action_factors * s.action_values)
+                       .reshape({B, s.action_factors, s.action_values}).argmax(-1));
+      if (s.vocab_size > 0)
+        m.select(1, i).narrow(1, 0, s.msg_len)
+            .copy_(messages.select(1, i).narrow(1, 0, s.msg_len * s.vocab_size)
+                       .reshape({B, s.msg_len, s.vocab_size}).argmax(-1));
+    }
+    return step(a, m, rng);
+  }
   // `obs` [R, D_listener] with the part that holds what `listener` heard from `speaker`
   // replaced by `symbols` [R, L_speaker] (the counterfactual of the CIC probe).
   virtual torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,

@@ -1,0 +1,147 @@
+// MADDPG and DDPG for MarkovGames (train.algorithm=maddpg; REFERENCE.md "MADDPG", Lowe et al. 2017).
+// Per agent: an actor (MLP maddpg.hidden-maddpg.hidden ReLU, linear head, Glorot-uniform weights,
+// zero biases) whose logits cover the agent's action factors and message positions, and a critic
+// (same MLP, one output) that sees every agent's observation and soft action (centralised), or
+// only its own with maddpg.local_critic=true (the DDPG baseline). Actions and messages are soft
+// Gumbel-softmax samples (maddpg.temperature, reference 1) of each factor / position; the same
+// soft vectors go to the replay buffer, the critics and the env (MarkovGame::step_soft: particle
+// worlds move by u = (a1 - a2, a3 - a4) * 5 and carry the soft message; integer games take the
+// argmax).
+//
+// Schedule (counted in env transitions, one transition = one world's step): maddpg.envs worlds
+// are stepped together; a train step plays one episode in each of them (so train.steps x
+// maddpg.envs episodes in all). Once the replay holds maddpg.learning_starts transitions, every
+// maddpg.update_every transitions each agent makes one update (with 64 worlds: 64 transitions per
+// env step, the updates due are made after each env step; the ratio of updates to transitions
+// is the reference's). Update of agent i: a batch of maddpg.batch indices drawn uniformly with
+// replacement from the (joint) replay, used for every agent's data;
+//   y = r_i + gamma (1 - done) Q'_i(x', a'_1..a'_N),  a'_j ~ target actor j (soft Gumbel)
+//   critic: MSE(Q_i(x, a), y); actor: -mean Q_i(x, a_1..mu_i(o_i)..a_N) + maddpg.logit_reg mean(logits^2)
+// Adam (maddpg.lr) per network, each gradient tensor clipped to norm maddpg.grad_clip, Polyak
+// targets with maddpg.tau. done is the game's terminal flag, except at a pure time limit
+// (particle worlds): there the reference bootstraps (done stays 0).
+//
+// Ensembles (maddpg.ensemble = K > 1, the paper's policy ensembles): each agent has K actors; at
+// the start of every episode each world draws one sub-policy per agent; the transitions go to the
+// replay of the (agent, sub-policy) that acted (N x K replays); updating sub-policy k of agent i
+// samples from its own replay, with the other agents' target actions from the sub-policies
+// recorded in each transition. Each agent keeps one critic, updated with every sub-policy's batch.
+//
+// Evaluation: eval.size episodes (soft Gumbel actions as in training; eval.sample=false: the
+// softmax of the logits), figures reward (mean episode return of agent 0; cooperative games give
+// all agents the same), reward/agent<i>, for particle speaker_listener target_reach and
+// target_touch (last step); interaction rows, one per message heard by an agent that acts later
+// (particle: the listener's action at the next step), message = argmax symbol, receiver_action =
+// the receiver's argmax action; the CIC probe imposes every one-hot message on the receiver
+// (p_action = softmax of its action logits, p_message = softmax of the sender's message logits);
+// figures cic, ic, entropy, sender_msg_entropy (mean H(c|s), the bound of CIC(s)) and cic_uniform
+// (CIC with the M messages imposed with equal weight: the listener's dependence on the channel).
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/optim/adam.h>
+
+#include <memory>
+#include <vector>
+
+#include "algorithms/algorithm.h"
+#include "algorithms/cic_probe.h"
+#include "envs/markov_game.h"
+
+namespace emcomm {
+
+class MaddpgMlpImpl : public torch::nn::Module {
+ public:
+  MaddpgMlpImpl(int64_t in, int64_t hidden, int64_t out);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Linear l1_{nullptr}, l2_{nullptr}, l3_{nullptr};
+};
+TORCH_MODULE(MaddpgMlp);
+
+// Glorot-uniform weights, zero biases, from `gen`.
+void glorot_init(torch::nn::Module& module, at::Generator& gen);
+
+// Soft Gumbel-softmax of `logits` [B, W] split into segments of `segment` values each (every
+// action factor / message position): softmax((logits + g) / tau) per segment, g Gumbel noise
+// from gen (noise=false: plain softmax).
+torch::Tensor gumbel_soft(const torch::Tensor& logits, int64_t segment_a, int64_t n_a, int64_t segment_m,
+                          int64_t n_m, double tau, bool noise, at::Generator& gen);
+
+// Clips each parameter's gradient to norm `max_norm` (the reference's clip_by_norm per tensor).
+void clip_each_grad(const std::vector<torch::Tensor>& params, double max_norm);
+
+// Polyak: target <- (1 - tau) target + tau source.
+void polyak_update(torch::nn::Module& target, torch::nn::Module& source, double tau);
+
+// A replay of joint transitions (every agent's observation, soft action, reward, next
+// observation, done, sub-policy index) in one ring of float rows.
+class JointReplay {
+ public:
+  JointReplay(int64_t capacity, int64_t width) : cap_(capacity), width_(width) {}
+  float* add();  // a row to fill (width floats)
+  int64_t size() const { return size_; }
+  const float* row(int64_t i) const { return &data_[i * width_]; }
+  int64_t width() const { return width_; }
+
+ private:
+  int64_t cap_, width_, size_ = 0, next_ = 0;
+  std::vector<float> data_;
+};
+
+class Maddpg : public Algorithm {
+ public:
+  struct Options {
+    int64_t envs = 64, hidden = 64, batch = 1024, replay = 1000000, learning_starts = 25600, update_every = 100;
+    int64_t ensemble = 1, eval_size = 1000, log_rows = 100;
+    double lr = 1e-2, gamma = 0.95, tau = 0.01, grad_clip = 0.5, temperature = 1.0, logit_reg = 1e-3;
+    bool local_critic = false, eval_sample = true;
+    CicProbeOptions cic;
+    static Options from(const Config& cfg);
+  };
+  static OptionSet option_set();
+
+  Maddpg(const Options& opt, std::shared_ptr<MarkovGame> game, Rng rng);
+  Metrics train_step(int64_t step) override;
+  Metrics evaluate(int64_t step, RunWriter& log) override;
+  void save(const std::string& path) override;
+  std::string headline() const override;
+
+  int64_t transitions() const { return transitions_; }
+  int64_t updates() const { return updates_; }
+  // Soft actions of agent i (sub-policy per world `sub` [B] or all 0) at obs [B, D_i]: [B, d_i],
+  // and the logits through `logits` when given.
+  torch::Tensor act(int64_t i, const torch::Tensor& obs, const std::vector<int64_t>& sub, bool noise,
+                    bool target, torch::Tensor* logits = nullptr);
+
+ private:
+  struct Layout {  // offsets of agent i's fields in a replay row
+    std::vector<int64_t> obs, act, next_obs;
+    int64_t reward = 0, done = 0, sub = 0, width = 0;
+  };
+  void update(int64_t agent, int64_t k, Metrics& m);
+  JointReplay& replay(int64_t agent, int64_t k) { return replays_[opt_.ensemble == 1 ? 0 : agent * opt_.ensemble + k]; }
+  torch::Tensor critic_input(int64_t i, const std::vector<torch::Tensor>& obs, const std::vector<torch::Tensor>& act) const;
+  std::vector<int64_t> draw_subs(int64_t worlds, Rng& rng) const;  // [worlds * N]
+
+  Options opt_;
+  std::shared_ptr<MarkovGame> game_;
+  int64_t N_, FK_ = 1, LV_ = 1;
+  std::vector<AgentSpec> spec_;
+  std::vector<int64_t> D_, da_, dm_;  // obs dim, soft action width, soft message width
+  Layout lay_;
+  bool time_limit_only_;
+  Rng episode_rng_, eval_rng_, sample_rng_, cic_rng_;
+  at::Generator gen_;
+  std::vector<std::vector<MaddpgMlp>> actors_, target_actors_;  // [N][K]
+  std::vector<MaddpgMlp> critics_, target_critics_;
+  std::vector<std::vector<std::unique_ptr<torch::optim::Adam>>> actor_opts_;
+  std::vector<std::unique_ptr<torch::optim::Adam>> critic_opts_;
+  std::vector<JointReplay> replays_;
+  int64_t transitions_ = 0, updates_ = 0, due_ = 0;
+};
+
+}  // namespace emcomm

@@ -1,0 +1,135 @@
+// MADDPG/DDPG: the Gumbel-softmax segments, Glorot init, per-tensor clipping, Polyak targets,
+// the update schedule in transitions, determinism, ensembles, local critics, integer games.
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "algorithms/maddpg.h"
+#include "core/run_file.h"
+#include "envs/matrix/matrix.h"
+#include "envs/particle/particle.h"
+#include "tests/test_util.h"
+
+using namespace emcomm;
+
+namespace {
+
+Maddpg::Options small() {
+  Maddpg::Options o;
+  o.envs = 8;
+  o.batch = 64;
+  o.learning_starts = 400;
+  o.update_every = 100;
+  o.eval_size = 50;
+  o.log_rows = 40;
+  o.cic.last_step = -1;
+  return o;
+}
+
+std::shared_ptr<ParticleWorld> sl_world() { return std::make_shared<ParticleWorld>(ParticleWorld::Options{}); }
+
+struct NullLog {
+  test::TempPath path{"maddpg.h5"};
+  RunWriter writer{path.str(), {}, "", "test"};
+};
+
+}  // namespace
+
+TEST_CASE("maddpg: gumbel_soft is a distribution per factor and per message position", "[maddpg]") {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  auto logits = torch::randn({4, 5 + 2 * 3});
+  auto s = gumbel_soft(logits, 5, 1, 3, 2, 1.0, true, gen);
+  CHECK(s.sizes() == logits.sizes());
+  CHECK(torch::allclose(s.narrow(1, 0, 5).sum(1), torch::ones({4})));
+  CHECK(torch::allclose(s.narrow(1, 5, 3).sum(1), torch::ones({4})));
+  CHECK(torch::allclose(s.narrow(1, 8, 3).sum(1), torch::ones({4})));
+  auto plain = gumbel_soft(logits, 5, 1, 3, 2, 1.0, false, gen);
+  CHECK(torch::allclose(plain.narrow(1, 0, 5), torch::softmax(logits.narrow(1, 0, 5), 1)));
+  auto only_msg = gumbel_soft(logits.narrow(1, 0, 3), 5, 0, 3, 1, 1.0, false, gen);
+  CHECK(torch::allclose(only_msg, torch::softmax(logits.narrow(1, 0, 3), 1)));
+}
+
+TEST_CASE("maddpg: Glorot-uniform init, per-tensor clipping and Polyak targets", "[maddpg]") {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  MaddpgMlp a(10, 64, 5), b(10, 64, 5);
+  glorot_init(*a, gen);
+  auto p = a->named_parameters();
+  const double bound = std::sqrt(6.0 / (10 + 64));
+  CHECK(p["l1.weight"].abs().max().item<double>() <= bound);
+  CHECK(p["l1.weight"].abs().max().item<double>() > 0.9 * bound);
+  CHECK(p["l1.bias"].abs().max().item<double>() == 0.0);
+  polyak_update(*b, *a, 1.0);
+  CHECK(torch::equal(b->named_parameters()["l3.weight"], p["l3.weight"]));
+  auto before = b->named_parameters()["l3.weight"].clone();
+  { torch::NoGradGuard g; p["l3.weight"].add_(1.0); }
+  polyak_update(*b, *a, 0.01);
+  CHECK(torch::allclose(b->named_parameters()["l3.weight"], before + 0.01));
+  auto w = torch::zeros({3}, torch::requires_grad());
+  auto v = torch::zeros({2}, torch::requires_grad());
+  (w * torch::tensor({3.0, 4.0, 0.0})).sum().add((v * torch::tensor({0.1, 0.0})).sum()).backward();
+  clip_each_grad({w, v}, 0.5);
+  CHECK(w.grad().norm().item<double>() == Approx(0.5));
+  CHECK(v.grad()[0].item<double>() == Approx(0.1));
+}
+
+TEST_CASE("maddpg: updates follow the transition schedule and runs are deterministic", "[maddpg]") {
+  auto o = small();
+  Maddpg m1(o, sl_world(), Rng(4)), m2(o, sl_world(), Rng(4));
+  // 8 worlds x 25 steps = 200 transitions per train step; learning starts at 400.
+  m1.train_step(1);
+  m1.train_step(2);
+  CHECK(m1.updates() == 0);
+  auto t = m1.train_step(3);
+  CHECK(m1.transitions() == 600);
+  // Step 2's last env step fills the replay to 400 (8 transitions due), step 3 adds 200: 2 updates.
+  CHECK(m1.updates() == 2);
+  CHECK(t.count("critic_loss") == 1);
+  for (int s = 1; s <= 3; ++s) m2.train_step(s);
+  NullLog l1, l2;
+  auto e1 = m1.evaluate(3, l1.writer), e2 = m2.evaluate(3, l2.writer);
+  CHECK(e1.at("reward") == e2.at("reward"));
+  CHECK(e1.at("cic") == e2.at("cic"));
+  CHECK(e1.count("target_reach") == 1);
+  CHECK(e1.count("target_touch") == 1);
+  CHECK(e1.at("cic") >= 0.0);
+  CHECK(e1.at("cic") <= std::log2(3.0) + 1e-6);
+}
+
+TEST_CASE("maddpg: ensembles, local critics, the reference scenario and matrix games run", "[maddpg]") {
+  auto o = small();
+  NullLog log;
+  SECTION("ensemble") {
+    o.ensemble = 2;
+    Maddpg m(o, sl_world(), Rng(1));
+    for (int s = 1; s <= 6; ++s) m.train_step(s);
+    CHECK(m.updates() > 0);
+    CHECK(std::isfinite(m.evaluate(6, log.writer).at("reward")));
+  }
+  SECTION("local critic") {
+    o.local_critic = true;
+    Maddpg m(o, sl_world(), Rng(1));
+    for (int s = 1; s <= 4; ++s) m.train_step(s);
+    CHECK(std::isfinite(m.evaluate(4, log.writer).at("cic")));
+  }
+  SECTION("reference") {
+    ParticleWorld::Options w;
+    w.scenario = ParticleWorld::Scenario::Reference;
+    Maddpg m(o, std::make_shared<ParticleWorld>(w), Rng(1));
+    for (int s = 1; s <= 4; ++s) m.train_step(s);
+    auto e = m.evaluate(4, log.writer);
+    CHECK(std::isfinite(e.at("reward")));
+    CHECK(e.count("cic") == 1);
+  }
+  SECTION("matrix game through integer actions") {
+    MatrixGame::Options mo;
+    o.learning_starts = 64;
+    o.update_every = 8;
+    Maddpg m(o, std::make_shared<MatrixGame>(mo), Rng(1));
+    for (int s = 1; s <= 20; ++s) m.train_step(s);
+    CHECK(m.updates() > 0);
+    auto e = m.evaluate(20, log.writer);
+    CHECK(std::isfinite(e.at("reward")));
+    CHECK(e.count("cic") == 1);
+  }
+}

@@ -1,0 +1,63 @@
+// End-to-end: a short MADDPG run on speaker_listener through the CLI; summary.json carries
+// target_reach / target_touch / reward and `emcomm analyze` computes cic and ic from the rows.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/run_file.h"
+#include "tests/test_util.h"
+
+using namespace emcomm;
+
+TEST_CASE("maddpg e2e: a short speaker_listener run logs rows that emcomm analyze reads", "[e2e][maddpg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/particle_speaker_listener_maddpg.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") +
+                            "' --train.steps=4 --train.eval_every=2 --maddpg.envs=16 --maddpg.learning_starts=800 "
+                            "--maddpg.batch=128 --eval.size=100 --eval.log_rows=200 --metrics.cic_rows=100");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  RunReader reader(dir / "run/run.h5");
+  CHECK(reader.validate().empty());
+  REQUIRE(reader.interaction_rows("eval") == 400);  // two evaluations x 200 rows
+  auto rows = reader.interactions("eval", 200, 200);
+  for (int64_t i = 0; i < rows.rows; ++i) {
+    CHECK(rows.sender[i] == 0);
+    CHECK(rows.receiver[i] == 1);
+    CHECK(rows.message[i] >= 0);
+    CHECK(rows.message[i] < 3);
+    CHECK(rows.sender_action[i] == -1);
+    CHECK(rows.receiver_action[i] >= 0);
+    CHECK(rows.receiver_action[i] < 5);
+    CHECK(rows.t[i] < 24);
+  }
+  auto cic = reader.cic("eval", 200, 200);
+  REQUIRE(cic);
+  CHECK(cic->messages == 3);
+  CHECK(cic->action_shape == std::vector<int64_t>{5});
+  auto a = test::run_emcomm("analyze '" + (dir / "run/run.h5") + "' --json --no-write");
+  INFO(a.output);
+  REQUIRE(a.exit_code == 0);
+  for (auto key : {"\"ic\": ", "\"cic\": "}) {
+    auto pos = a.output.find(key);
+    REQUIRE(pos != std::string::npos);
+    CHECK(a.output.compare(pos + std::string(key).size(), 4, "null") != 0);
+  }
+  std::ifstream in(dir / "run/summary.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  for (auto key : {"\"target_reach\"", "\"target_touch\"", "\"reward\"", "\"cic\""})
+    CHECK_THAT(ss.str(), Catch::Contains(key));
+}
+
+TEST_CASE("maddpg e2e: option errors name the option", "[e2e][maddpg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/particle_speaker_listener_ddpg.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") + "' --maddpg.ensemble=0");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("maddpg.ensemble"));
+  r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run2") + "' --env.dim_c=4");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("env.dim_c"));
+}
