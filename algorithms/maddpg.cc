@@ -99,8 +99,7 @@ OptionSet Maddpg::option_set() {
       .add_float("maddpg.logit_reg", 1e-3, "actor loss weight of mean(logits^2)", 0.0, 1e3)
       .add_bool("maddpg.local_critic", false, "each critic sees only its agent's observation and action (DDPG)")
       .add_bool("eval.sample", true, "evaluation acts with soft Gumbel samples as in training (false: softmax of the logits)")
-      .add_int("adapter.vocab_size", 10, "signaling games only: symbols of the speaker's messages", 1, 100000)
-      .add_int("adapter.max_len", 1, "signaling games only: symbols per message", 1, 100)
+      .merge(adapter_options())
       .merge(cic_probe_options());
   return s;
 }
@@ -521,18 +520,7 @@ static const bool kRegistered = AlgorithmRegistry::add(
     {"maddpg", "MADDPG (centralised critics) / DDPG (maddpg.local_critic) with soft Gumbel-softmax actions",
      Maddpg::option_set(),
      [](const Config& cfg, std::shared_ptr<Env> env, Rng rng) -> std::unique_ptr<Algorithm> {
-       auto game = std::dynamic_pointer_cast<MarkovGame>(env);
-       if (game) {
-         for (const char* o : {"adapter.vocab_size", "adapter.max_len"})
-           if (cfg.is_set(o))
-             throw UserError(std::string("option ") + o + " applies only to signaling games; env '" + env->name() +
-                             "' is a Markov game with its own channel");
-       } else if (auto sg = std::dynamic_pointer_cast<SignalingGame>(env)) {
-         game = std::make_shared<SignalingAdapter>(sg, cfg.get_int("adapter.vocab_size"), cfg.get_int("adapter.max_len"));
-       } else {
-         throw UserError("train.algorithm=maddpg needs a Markov game or a signaling game; env '" + env->name() +
-                         "' is neither");
-       }
+       auto game = markov_game_for(env, cfg, "maddpg");
        return std::make_unique<Maddpg>(Maddpg::Options::from(cfg), game, rng);
      }});
 

@@ -93,8 +93,7 @@ OptionSet Reinforce::option_set() {
       .add_float("agents.message_coef", 0.1, "weight of the message policy-gradient loss", 0.0, 1e3)
       .add_float("agents.entropy_coef", 0.01, "entropy bonus of action and message policies", 0.0, 1e3)
       .add_float("agents.value_coef", 0.1, "weight of the value-baseline MSE", 0.0, 1e3)
-      .add_int("adapter.vocab_size", 10, "signaling games only: symbols of the speaker's messages", 1, 100000)
-      .add_int("adapter.max_len", 1, "signaling games only: symbols per message", 1, 100)
+      .merge(adapter_options())
       .add_int("train.batch_size", 64, "episodes per update", 1, 1 << 24)
       .add_float("train.lr", 5e-3, "Adam learning rate of every agent", 1e-8, 10.0)
       .add_bool("eval.sample", false, "evaluation samples actions and messages (default: greedy)")
@@ -431,18 +430,7 @@ static const bool kRegistered = AlgorithmRegistry::add(
     {"reinforce", "REINFORCE/A2C with a learned value baseline for MarkovGames (and signaling games via the adapter)",
      Reinforce::option_set(),
      [](const Config& cfg, std::shared_ptr<Env> env, Rng rng) -> std::unique_ptr<Algorithm> {
-       auto game = std::dynamic_pointer_cast<MarkovGame>(env);
-       if (game) {
-         for (const char* o : {"adapter.vocab_size", "adapter.max_len"})
-           if (cfg.is_set(o))
-             throw UserError(std::string("option ") + o + " applies only to signaling games; env '" + env->name() +
-                             "' is a Markov game with its own channel");
-       } else if (auto sg = std::dynamic_pointer_cast<SignalingGame>(env)) {
-         game = std::make_shared<SignalingAdapter>(sg, cfg.get_int("adapter.vocab_size"), cfg.get_int("adapter.max_len"));
-       } else {
-         throw UserError("train.algorithm=reinforce needs a Markov game or a signaling game; env '" + env->name() +
-                         "' is neither");
-       }
+       auto game = markov_game_for(env, cfg, "reinforce");
        return std::make_unique<Reinforce>(Reinforce::Options::from(cfg), game, rng);
      }});
 

@@ -88,4 +88,25 @@ torch::Tensor SignalingAdapter::impose_message(int64_t listener, int64_t speaker
   return out;
 }
 
+OptionSet adapter_options() {
+  OptionSet s;
+  s.add_int("adapter.vocab_size", 10, "signaling games only: symbols of the speaker's messages", 1, 100000)
+      .add_int("adapter.max_len", 1, "signaling games only: symbols per message", 1, 100);
+  return s;
+}
+
+std::shared_ptr<MarkovGame> markov_game_for(std::shared_ptr<Env> env, const Config& cfg, const std::string& algorithm) {
+  if (auto game = std::dynamic_pointer_cast<MarkovGame>(env)) {
+    for (const char* o : {"adapter.vocab_size", "adapter.max_len"})
+      if (cfg.is_set(o))
+        throw UserError(std::string("option ") + o + " applies only to signaling games; env '" + env->name() +
+                        "' is a Markov game with its own channel");
+    return game;
+  }
+  if (auto sg = std::dynamic_pointer_cast<SignalingGame>(env))
+    return std::make_shared<SignalingAdapter>(sg, cfg.get_int("adapter.vocab_size"), cfg.get_int("adapter.max_len"));
+  throw UserError("train.algorithm=" + algorithm + " needs a Markov game or a signaling game; env '" + env->name() +
+                  "' is neither");
+}
+
 }  // namespace emcomm

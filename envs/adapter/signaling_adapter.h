@@ -11,7 +11,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
+#include "core/config.h"
 #include "envs/markov_game.h"
 
 namespace emcomm {
@@ -42,5 +44,13 @@ class SignalingAdapter : public MarkovGame {
   torch::Tensor last_onehots_;
   int64_t phase_ = 2;
 };
+
+// adapter.vocab_size and adapter.max_len: the channel a signaling game gets when an algorithm
+// for Markov games plays it through the adapter.
+OptionSet adapter_options();
+
+// The env as a MarkovGame: a Markov game as it is (the adapter options must not be set), a
+// signaling game through the adapter; anything else is a UserError naming `algorithm`.
+std::shared_ptr<MarkovGame> markov_game_for(std::shared_ptr<Env> env, const Config& cfg, const std::string& algorithm);
 
 }  // namespace emcomm
