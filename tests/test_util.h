@@ -6,8 +6,12 @@
 
 #include <array>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <random>
+#include <sstream>
 #include <string>
 
 namespace emcomm::test {
@@ -50,6 +54,24 @@ class TempPath {
  private:
   std::string path_;
 };
+
+// The whole text of a file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The message of the exception f throws, or "(nothing thrown)".
+inline std::string thrown_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(nothing thrown)";
+}
 
 struct CommandResult {
   int exit_code = -1;

@@ -31,6 +31,7 @@ using emcomm::UserError;
 namespace {
 
 using emcomm::test::TempPath;
+using emcomm::test::thrown_message;
 
 const std::map<std::string, std::string> kConfig = {{"env.name", "lewis"}};
 
@@ -85,14 +86,6 @@ bool all_nan(const std::vector<float>& v, size_t first, size_t count) {
   return true;
 }
 
-std::string thrown_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(nothing thrown)";
-}
 
 }  // namespace
 

@@ -33,6 +33,7 @@ using emcomm::UserError;
 namespace {
 
 using emcomm::test::TempPath;
+using emcomm::test::thrown_message;
 
 // Deterministic rows that follow the message convention. An action width of -1 leaves the
 // field absent; 0 gives [N]; D > 0 gives [N, D]. `seed` makes batches differ.
@@ -124,14 +125,6 @@ void require_same(const InteractionBatch& got, const InteractionBatch& want) {
   REQUIRE(got.reward == want.reward);  // exact: float32 stored as float32
 }
 
-std::string thrown_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(nothing thrown)";
-}
 
 const std::map<std::string, std::string> kConfig = {{"env.name", "lewis"},
                                                     {"run.seed", "1"},

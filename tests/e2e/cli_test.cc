@@ -14,12 +14,6 @@ namespace {
 
 const std::string kConfig = test::source_path("experiments/configs/lewis_selfplay.ini");
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A short run of the reference config into dir/name.
 test::CommandResult train(const test::TempDir& dir, const std::string& name, const std::string& extra) {
@@ -74,7 +68,7 @@ TEST_CASE("cli: a short Lewis self-play run beats chance clearly and writes a va
       CHECK(rows.reward[i] == (all_right ? 1.0f : 0.0f));
     }
   }
-  auto summary = read_text(dir / "run/summary.json");
+  auto summary = test::read_text(dir / "run/summary.json");
   CHECK_THAT(summary, Catch::Contains("\"sp_acc/val\":"));
   CHECK_THAT(summary, Catch::Contains("\"sp_acc/train\":"));
   CHECK_THAT(summary, Catch::Contains("\"sp_acc/test\":"));

@@ -53,12 +53,6 @@ std::vector<std::map<std::string, std::string>> read_csv(const std::string& path
   return rows;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool is_png(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -104,7 +98,7 @@ TEST_CASE("compare: a tiny grid gives results.csv, a summary table, and reports 
     if (row.at("s2p.schedule") == "supervised" && row.at("status") == "ok")
       sup.push_back(std::stod(row.at("listener_human_acc/val")));
   REQUIRE(sup.size() == 2);
-  auto summary = read_text(dir / "cmp/summary.md");
+  auto summary = test::read_text(dir / "cmp/summary.md");
   CHECK_THAT(summary, Catch::Contains("| s2p.schedule=supervised, s2p.seed_size=20 |"));
   CHECK_THAT(summary, Catch::Contains("| runs ok | 2/2 | 0/2 | 2/2 | 0/2 |"));
   char mean[32];
@@ -174,6 +168,6 @@ TEST_CASE("population run: P = 4 with uniform pairing end to end, cross-play mat
       CHECK(series.value.back() <= 1.0);
     }
   CHECK(reader.interaction_rows("val") == 2 * 4 * 4);  // 2 evaluations x 4 members x eval.log_rows
-  auto summary = read_text(dir / "pop/summary.json");
+  auto summary = test::read_text(dir / "pop/summary.json");
   CHECK_THAT(summary, Catch::Contains("\"crossplay_mean/val\""));
 }
