@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/registry.h"
@@ -44,6 +45,10 @@ struct ReceiverSpec {
 class SignalingGame : public Env {
  public:
   virtual int64_t sender_input_dim() const = 0;
+  // The shape of one object as the agents see it: {D} for vectors (the default), {3, H, W} for
+  // RGB images as floats in [0, 1]. sender_input is [B, shape...]; in discrimination games
+  // receiver_input is [B, C, shape...] and sender_input_dim() is the product of the shape.
+  virtual std::vector<int64_t> object_shape() const { return {sender_input_dim()}; }
   virtual ReceiverSpec receiver_spec() const = 0;
   virtual int64_t split_size(Split split) const = 0;
   // B episodes drawn uniformly (with replacement) from the split.
@@ -63,6 +68,7 @@ class SignalingGame : public Env {
 
   // The "human" language for supervised learning, when the game has one: a message of
   // human_length() words over 0..human_vocab_size()-1 for each episode's sender input.
+  // Variable-length human messages (captions) are padded with -1 after their last word.
   virtual bool has_human_language() const { return false; }
   virtual int64_t human_vocab_size() const { return 0; }
   virtual int64_t human_length() const { return 0; }
