@@ -153,7 +153,11 @@ std::vector<std::optional<double>> compute(const InteractionBatch& b, const std:
     set("bosdis", bosdis(message, concept));
   }
   if (cic) set("cic", mean_cic(*cic, b.rows));
-  set("accuracy", accuracy(b.reward));
+  // Accuracy needs a notion of success: a target in the rows, or rewards that are all 0 or 1.
+  // Graded rewards without a target (particle distances, matrix payoffs) have none: null.
+  const bool has_target = std::any_of(b.target.begin(), b.target.end(), [](int32_t t) { return t >= 0; });
+  const bool binary = std::all_of(b.reward.begin(), b.reward.end(), [](float r) { return r == 0.0f || r == 1.0f; });
+  if (has_target || binary) set("accuracy", accuracy(b.reward));
   set("mean_length", mean_length(b.length));
   set("symbols_used", double(symbols_used(b.message)));
   return v;

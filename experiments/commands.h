@@ -15,6 +15,7 @@ ConfigSchema build_schema();
 int train_command(const std::vector<std::string>& args);
 int list_command(const std::vector<std::string>& args);
 int compare_command(const std::vector<std::string>& args);
+int sweep_command(const std::vector<std::string>& args);  // compare's grid under MPI
 int analyze_command(const std::vector<std::string>& args);
 
 // Times a 256x256 float matmul; returns GFLOP/s. Used to warn when LibTorch runs on the

@@ -1,4 +1,4 @@
-// emcomm: train, list (and later compare, sweep, analyze, bench).
+// emcomm: the command-line tool; one function per subcommand (commands.h).
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -16,6 +16,7 @@ const char* kUsage =
     "  list                                                       envs, algorithms, options, defaults\n"
     "  compare CONFIG.ini --vary key=v1,v2 --seeds N [--jobs J] [--out DIR] [--plot]\n"
     "                                                             a grid of runs, results.csv + summary.md\n"
+    "  sweep   (compare's arguments)   the same grid under MPI: mpirun -n R emcomm sweep ...\n"
     "  analyze RUN.h5 [--split S] [--step latest|all|N] [--json] [--no-write]   metrics from a run file\n"
     "  help                                                       this text\n"
     "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error\n";
@@ -34,12 +35,13 @@ int main(int argc, char** argv) {
     if (cmd == "train") return emcomm::train_command(args);
     if (cmd == "list") return emcomm::list_command(args);
     if (cmd == "compare") return emcomm::compare_command(args);
+    if (cmd == "sweep") return emcomm::sweep_command(args);
     if (cmd == "analyze") return emcomm::analyze_command(args);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, compare, list, help");
+    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, help");
   } catch (const emcomm::UserError& e) {
     std::fprintf(stderr, "emcomm: error: %s\n", e.what());
     return 2;

@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace emcomm::test {
 
@@ -79,10 +82,10 @@ struct CommandResult {
 };
 
 // Runs `emcomm ARGS` (a shell-quoted argument string) and captures its output and exit code.
-inline CommandResult run_emcomm(const std::string& args) {
-  std::string cmd = std::string("'") + EMCOMM_BIN + "' " + args + " 2>&1";
+// Runs a shell command with stderr joined to stdout.
+inline CommandResult run_shell(const std::string& command) {
   CommandResult r;
-  FILE* p = popen(cmd.c_str(), "r");
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf;
   size_t n;
@@ -90,6 +93,49 @@ inline CommandResult run_emcomm(const std::string& args) {
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+inline CommandResult run_emcomm(const std::string& args) { return run_shell(std::string("'") + EMCOMM_BIN + "' " + args); }
+
+// One CSV line split into fields (RFC 4180 quoting).
+inline std::vector<std::string> csv_row(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
+      else if (c == '"') quoted = false;
+      else cur += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+// A CSV file with a header line as one map per row (header name -> field).
+inline std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  auto header = csv_row(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    auto f = csv_row(line);
+    if (f.size() != header.size()) throw std::runtime_error(path + ": a row has " + std::to_string(f.size()) + " fields, the header " + std::to_string(header.size()));
+    std::map<std::string, std::string> r;
+    for (size_t i = 0; i < f.size(); ++i) r[header[i]] = f[i];
+    rows.push_back(r);
+  }
+  return rows;
 }
 
 inline std::string source_path(const std::string& rel) { return std::string(EMCOMM_SOURCE_DIR) + "/" + rel; }

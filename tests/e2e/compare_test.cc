@@ -14,46 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> csv_row(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
-      else if (c == '"') quoted = false;
-      else cur += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
-
-std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  auto header = csv_row(line);
-  std::vector<std::map<std::string, std::string>> rows;
-  while (std::getline(in, line)) {
-    auto f = csv_row(line);
-    REQUIRE(f.size() == header.size());
-    std::map<std::string, std::string> r;
-    for (size_t i = 0; i < f.size(); ++i) r[header[i]] = f[i];
-    rows.push_back(r);
-  }
-  return rows;
-}
-
-
 bool is_png(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[8] = {};
@@ -75,7 +35,7 @@ TEST_CASE("compare: a tiny grid gives results.csv, a summary table, and reports 
                             " --jobs 2 --out '" + (dir / "cmp") + "'" + kSmall);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  auto rows = read_csv(dir / "cmp/results.csv");
+  auto rows = test::read_csv(dir / "cmp/results.csv");
   REQUIRE(rows.size() == 8);  // 2 schedules x 2 seed sizes x 2 seeds
   int ok = 0, failed = 0;
   for (const auto& row : rows) {

@@ -44,6 +44,7 @@ TEST_CASE("maddpg e2e: a short speaker_listener run logs rows that emcomm analyz
     REQUIRE(pos != std::string::npos);
     CHECK(a.output.compare(pos + std::string(key).size(), 4, "null") != 0);
   }
+  CHECK_THAT(a.output, Catch::Contains("\"accuracy\": null"));  // rewards are distances: no success defined
   std::ifstream in(dir / "run/summary.json");
   std::stringstream ss;
   ss << in.rdbuf();

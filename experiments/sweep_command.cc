@@ -1,0 +1,121 @@
+// emcomm sweep: the grid of `emcomm compare` run under MPI (DESIGN.md section 9). Every rank
+// parses and validates the same grid; rank 0 hands out run indices and collects how each run
+// ended; the other ranks run them as child `emcomm train` processes (--jobs at a time per rank),
+// each run writing its own directory under --out, which must be on a filesystem every rank
+// sees. Rank 0 writes the same results.csv and summary.md as compare. A run that fails is
+// reported and the sweep goes on. With one rank, sweep runs the grid like compare.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+#include "core/errors.h"
+#include "experiments/commands.h"
+#include "experiments/grid.h"
+
+#ifdef EMCOMM_WITH_MPI
+#include <mpi.h>
+#endif
+
+namespace emcomm {
+
+#ifndef EMCOMM_WITH_MPI
+
+int sweep_command(const std::vector<std::string>& args) {
+  parse_grid("sweep", args);  // bad arguments are still reported as such
+  throw UserError(
+      "this emcomm was built without MPI, so 'emcomm sweep' cannot run; use 'emcomm compare' (same arguments) "
+      "on one machine, or install libopenmpi-dev and rebuild (cmake -DEMCOMM_WITH_MPI=ON)");
+}
+
+#else
+
+namespace {
+
+constexpr int kTagRequest = 1;  // worker -> rank 0: {finished run index or -1, its wait status}
+constexpr int kTagAssign = 2;   // rank 0 -> worker: a run index, or -1 = this slot is done
+
+// Rank 0: answers requests until every worker slot has been told to stop. Polls instead of
+// blocking in MPI_Recv, which would spin a core that the runs need.
+void hand_out(Grid& g, int ranks) {
+  const int64_t slots = int64_t(ranks - 1) * g.jobs;
+  int64_t stopped = 0, next = 0;
+  size_t done = 0;
+  std::fprintf(stderr, "sweep: %zu runs over %d worker ranks x %lld at a time, into %s\n", g.runs.size(), ranks - 1,
+               (long long)g.jobs, g.out.c_str());
+  while (stopped < slots) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &flag, &st);
+    if (!flag) {
+      usleep(2000);
+      continue;
+    }
+    long long msg[2];
+    MPI_Recv(msg, 2, MPI_LONG_LONG, st.MPI_SOURCE, kTagRequest, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (msg[0] >= 0) {
+      record_run_end(g, size_t(msg[0]), int(msg[1]));
+      print_run_end(g, size_t(msg[0]), ++done, " (rank " + std::to_string(st.MPI_SOURCE) + ")");
+    }
+    long long assign = next < int64_t(g.runs.size()) ? next++ : -1;
+    if (assign < 0) ++stopped;
+    MPI_Send(&assign, 1, MPI_LONG_LONG, st.MPI_SOURCE, kTagAssign, MPI_COMM_WORLD);
+  }
+}
+
+// A worker rank: g.jobs slots, each asking rank 0 for a run, running it, reporting its end
+// together with the next request.
+void work(const Grid& g) {
+  const std::string exe = self_exe();
+  std::map<pid_t, long long> running;
+  auto request = [&](long long finished, int status) {
+    long long msg[2] = {finished, status};
+    MPI_Send(msg, 2, MPI_LONG_LONG, 0, kTagRequest, MPI_COMM_WORLD);
+    long long assign = -1;
+    MPI_Recv(&assign, 1, MPI_LONG_LONG, 0, kTagAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (assign >= 0) running[spawn_logged(grid_train_argv(g, size_t(assign), exe), g.runs[size_t(assign)].log)] = assign;
+  };
+  for (int64_t s = 0; s < g.jobs; ++s) request(-1, 0);
+  while (!running.empty()) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) throw std::runtime_error("waitpid failed");
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const long long finished = it->second;
+    running.erase(it);
+    request(finished, status);
+  }
+}
+
+}  // namespace
+
+int sweep_command(const std::vector<std::string>& args) {
+  // Every rank parses the same arguments before MPI starts: bad input exits 2 everywhere.
+  Grid g = parse_grid("sweep", args);
+  MPI_Init(nullptr, nullptr);
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  int code = 0;
+  if (rank == 0) std::filesystem::create_directories(g.out);
+  MPI_Barrier(MPI_COMM_WORLD);  // the output directory exists before any rank logs into it
+  if (ranks == 1) {
+    run_local_pool(g);
+  } else if (rank == 0) {
+    hand_out(g, ranks);
+  } else {
+    work(g);
+  }
+  if (rank == 0) code = write_grid_results(g);
+  std::fflush(stdout);
+  MPI_Finalize();
+  return code;
+}
+
+#endif
+
+}  // namespace emcomm

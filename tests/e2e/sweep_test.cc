@@ -1,0 +1,95 @@
+// emcomm sweep: the compare grid under MPI gives the same results.csv as compare.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "tests/test_util.h"
+
+using namespace emcomm;
+
+#ifdef EMCOMM_MPIEXEC
+
+namespace {
+
+// A tiny S2P grid; seed_size=1000 exceeds the 51-object train split, so those runs fail.
+const std::string kGrid =
+    " --vary s2p.schedule=sched,sup2sp --vary s2p.seed_size=20,1000 --seeds 2"
+    " --env.attributes=3 --env.values=4 --agents.vocab_size=12 --agents.max_len=3 --agents.hidden=16"
+    " --train.steps=30 --train.eval_every=15 --eval.size=32 --eval.log_rows=2 --train.batch_size=16"
+    " --s2p.listener_pretrain=5 --s2p.speaker_pretrain=5";
+
+// results.csv rows keyed by run name, without what legitimately differs between two grids run
+// into different directories at different times: the run directory and wall-clock figures.
+std::map<std::string, std::map<std::string, std::string>> comparable(const std::string& csv, const std::string& out) {
+  std::map<std::string, std::map<std::string, std::string>> rows;
+  for (auto row : test::read_csv(csv)) {
+    std::string dir = row.at("run_dir");
+    REQUIRE(dir.rfind(out + "/", 0) == 0);
+    row.erase("run_dir");
+    for (auto it = row.begin(); it != row.end();) it = it->first.rfind("time/", 0) == 0 ? row.erase(it) : std::next(it);
+    rows[dir.substr(out.size() + 1)] = row;
+  }
+  return rows;
+}
+
+}  // namespace
+
+
+TEST_CASE("sweep: mpirun -n 3 gives the results.csv of compare on the same grid", "[e2e][sweep]") {
+  test::TempDir dir;
+  const std::string cfg = "'" + test::source_path("experiments/configs/lewis_s2p.ini") + "'";
+  auto c = test::run_emcomm("compare " + cfg + kGrid + " --jobs 2 --out '" + (dir / "cmp") + "'");
+  INFO(c.output);
+  REQUIRE(c.exit_code == 0);
+  const std::string cmd = std::string(EMCOMM_MPIEXEC) + " --allow-run-as-root --oversubscribe -n 3 '" + EMCOMM_BIN +
+                          "' sweep " + cfg + kGrid + " --out '" + (dir / "swp") + "'";
+  auto [status, output] = test::run_shell(cmd);
+  INFO(output);
+  REQUIRE(status == 0);
+  CHECK_THAT(output, Catch::Contains("over 2 worker ranks"));
+  CHECK_THAT(output, Catch::Contains("(rank 1)"));
+  CHECK_THAT(output, Catch::Contains("(rank 2)"));
+  CHECK_THAT(output, Catch::Contains("FAILED: emcomm: error: s2p.seed_size=1000"));  // and the sweep went on
+
+  auto a = comparable(dir / "cmp/results.csv", dir / "cmp");
+  auto b = comparable(dir / "swp/results.csv", dir / "swp");
+  REQUIRE(a.size() == 8);
+  CHECK(a == b);
+  int ok = 0;
+  for (const auto& [name, row] : b) ok += row.at("status") == "ok";
+  CHECK(ok == 4);
+  // summary.md is the same table apart from the title line and the runs' directory.
+  auto table = [](const std::string& md) { return md.substr(md.find("| metric |")); };
+  auto sa = table(test::read_text(dir / "cmp/summary.md")), sb = table(test::read_text(dir / "swp/summary.md"));
+  auto drop_time = [](std::string md) {
+    auto t = md.find("| time/wall_seconds |");
+    if (t != std::string::npos) md.erase(t, md.find('\n', t) - t + 1);
+    return md;
+  };
+  CHECK(drop_time(sa) == drop_time(sb));
+}
+
+TEST_CASE("sweep: bad arguments exit 2 on every rank before anything runs", "[e2e][sweep][errors]") {
+  test::TempDir dir;
+  const std::string cmd = std::string(EMCOMM_MPIEXEC) + " --allow-run-as-root --oversubscribe -n 2 '" + EMCOMM_BIN +
+                          "' sweep '" + test::source_path("experiments/configs/lewis_s2p.ini") +
+                          "' --vary s2p.schedul=sched --seeds 1 --out '" + (dir / "swp") + "'";
+  auto [status, output] = test::run_shell(cmd);
+  INFO(output);
+  CHECK(status == 2);
+  CHECK_THAT(output, Catch::Contains("did you mean 's2p.schedule'"));
+  CHECK_FALSE(std::filesystem::exists(dir / "swp"));
+}
+
+#else
+
+TEST_CASE("sweep: without MPI at build time, sweep says so and exits 2", "[e2e][sweep][errors]") {
+  auto r = test::run_emcomm("sweep '" + test::source_path("experiments/configs/lewis_s2p.ini") + "' --seeds 1");
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("built without MPI"));
+}
+
+#endif
