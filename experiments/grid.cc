@@ -118,7 +118,7 @@ pid_t spawn_logged(const std::vector<std::string>& argv, const fs::path& log) {
   return pid;
 }
 
-std::string self_exe() {
+static std::string self_exe() {
   std::error_code ec;
   auto p = fs::read_symlink("/proc/self/exe", ec);
   if (ec) throw std::runtime_error("cannot find the emcomm executable (/proc/self/exe)");
@@ -269,8 +269,22 @@ void print_run_end(const Grid& g, size_t i, size_t done, const std::string& wher
                r.ok ? "done" : ("FAILED: " + r.error).c_str(), where.c_str());
 }
 
+StableExe::StableExe(const fs::path& dir) {
+  path_ = dir / (".emcomm-" + std::to_string(getpid()));
+  std::error_code ec;
+  fs::copy_file(self_exe(), path_, fs::copy_options::overwrite_existing, ec);
+  if (ec) throw std::runtime_error("cannot copy the emcomm executable to " + path_.string() + ": " + ec.message());
+  fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add);
+}
+
+StableExe::~StableExe() {
+  std::error_code ec;
+  fs::remove(path_, ec);
+}
+
 void run_local_pool(Grid& g) {
-  const std::string exe = self_exe();
+  const StableExe stable(g.out);
+  const std::string exe = stable.path();
   std::map<pid_t, size_t> running;
   size_t next = 0, done = 0;
   std::fprintf(stderr, "%s: %zu runs, %lld at a time, into %s\n", g.command.c_str(), g.runs.size(), (long long)g.jobs, g.out.c_str());

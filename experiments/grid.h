@@ -58,8 +58,19 @@ void record_run_end(Grid& g, size_t i, int wait_status);
 // The progress line of a finished run: "<command>: [done/N] name done|FAILED: error<where>".
 void print_run_end(const Grid& g, size_t i, size_t done, const std::string& where = "");
 
-// This executable's path (/proc/self/exe).
-std::string self_exe();
+// A private copy of this executable in `dir`, removed again at scope exit: the runs exec the
+// copy, so rebuilding emcomm while a long grid runs does not break its later runs.
+class StableExe {
+ public:
+  explicit StableExe(const std::filesystem::path& dir);
+  ~StableExe();
+  StableExe(const StableExe&) = delete;
+  StableExe& operator=(const StableExe&) = delete;
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // Runs every run of the grid here, g.jobs child processes at a time, printing progress.
 void run_local_pool(Grid& g);

@@ -69,7 +69,8 @@ void hand_out(Grid& g, int ranks) {
 // A worker rank: g.jobs slots, each asking rank 0 for a run, running it, reporting its end
 // together with the next request.
 void work(const Grid& g) {
-  const std::string exe = self_exe();
+  const StableExe stable(g.out);
+  const std::string exe = stable.path();
   std::map<pid_t, long long> running;
   auto request = [&](long long finished, int status) {
     long long msg[2] = {finished, status};
