@@ -12,6 +12,11 @@
 #include "core/run_file.h"
 #include "envs/env.h"
 
+namespace torch::serialize {
+class OutputArchive;
+class InputArchive;
+}  // namespace torch::serialize
+
 namespace emcomm {
 
 using Metrics = std::map<std::string, double>;
@@ -34,6 +39,18 @@ class Algorithm {
   // evaluation's. An algorithm that selects a model (e.g. on seed-validation data) returns
   // the selected model's figures and leaves that model's parameters in place.
   virtual Metrics final_metrics(const Metrics& last_eval) { return last_eval; }
+
+  // Checkpoints (docs/reliability.md). save_state writes everything the run needs to continue
+  // exactly as if it had not stopped (modules, optimizers, every random generator, counters,
+  // schedule and model-selection state); load_state, called on an algorithm freshly built from
+  // the same config, restores it. An algorithm that keeps resumable() false gets no periodic
+  // checkpoints and `emcomm train --resume` refuses its runs.
+  virtual bool resumable() const { return false; }
+  virtual void save_state(torch::serialize::OutputArchive& ar) {}
+  virtual void load_state(torch::serialize::InputArchive& ar) {}
+  // "module.parameter" of the first parameter holding a NaN or an infinity, or "" (checked
+  // before every checkpoint, so a checkpoint never holds a broken model).
+  virtual std::string nonfinite_parameter() { return ""; }
 };
 
 struct AlgorithmEntry {

@@ -8,6 +8,7 @@
 #include <map>
 #include <numeric>
 
+#include "algorithms/state_archive.h"
 #include "core/errors.h"
 #include "envs/adapter/signaling_adapter.h"
 #include "envs/particle/particle.h"
@@ -499,6 +500,85 @@ Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
     log.append_interactions("eval", b);
   }
   return m;
+}
+
+void JointReplay::save_state(state::Out& ar, const std::string& key) {
+  state::Out sub;
+  state::put(sub, "size", size_);
+  state::put(sub, "next", next_);
+  sub.write("rows", torch::from_blob(data_.data(), {int64_t(data_.size())}, torch::kFloat32));
+  ar.write(key, sub);
+}
+
+void JointReplay::load_state(state::In& ar, const std::string& key) {
+  state::In sub;
+  if (!ar.try_read(key, sub)) throw std::runtime_error("checkpoint has no entry '" + key + "'");
+  torch::Tensor rows;
+  if (!sub.try_read("rows", rows)) throw std::runtime_error("checkpoint entry '" + key + "' has no rows");
+  size_ = state::get_int(sub, "size");
+  next_ = state::get_int(sub, "next");
+  if (size_ < 0 || size_ > cap_ || next_ < 0 || next_ >= cap_ || rows.numel() != size_ * width_)
+    throw std::runtime_error("checkpoint entry '" + key + "' does not fit this replay (other config?)");
+  rows = rows.contiguous();
+  data_.assign(rows.data_ptr<float>(), rows.data_ptr<float>() + rows.numel());
+}
+
+// Checkpoints keep the replay buffers whole, so a resumed run samples exactly the
+// transitions the uninterrupted one would (docs/reliability.md: checkpoint size).
+void Maddpg::save_state(state::Out& ar) {
+  for (int64_t i = 0; i < N_; ++i) {
+    const std::string a = std::to_string(i);
+    for (int64_t k = 0; k < opt_.ensemble; ++k) {
+      const std::string ak = a + "_" + std::to_string(k);
+      state::put(ar, "actor" + ak, *actors_[i][k]);
+      state::put(ar, "target_actor" + ak, *target_actors_[i][k]);
+      state::put(ar, "actor_opt" + ak, *actor_opts_[i][k]);
+    }
+    state::put(ar, "critic" + a, *critics_[i]);
+    state::put(ar, "target_critic" + a, *target_critics_[i]);
+    state::put(ar, "critic_opt" + a, *critic_opts_[i]);
+  }
+  for (size_t r = 0; r < replays_.size(); ++r) replays_[r].save_state(ar, "replay" + std::to_string(r));
+  state::put(ar, "episode_rng", episode_rng_);
+  state::put(ar, "sample_rng", sample_rng_);
+  state::put(ar, "policy_gen", gen_);
+  state::put(ar, "transitions", transitions_);
+  state::put(ar, "updates", updates_);
+  state::put(ar, "due", due_);
+}
+
+void Maddpg::load_state(state::In& ar) {
+  for (int64_t i = 0; i < N_; ++i) {
+    const std::string a = std::to_string(i);
+    for (int64_t k = 0; k < opt_.ensemble; ++k) {
+      const std::string ak = a + "_" + std::to_string(k);
+      state::get(ar, "actor" + ak, *actors_[i][k]);
+      state::get(ar, "target_actor" + ak, *target_actors_[i][k]);
+      state::get(ar, "actor_opt" + ak, *actor_opts_[i][k]);
+    }
+    state::get(ar, "critic" + a, *critics_[i]);
+    state::get(ar, "target_critic" + a, *target_critics_[i]);
+    state::get(ar, "critic_opt" + a, *critic_opts_[i]);
+  }
+  for (size_t r = 0; r < replays_.size(); ++r) replays_[r].load_state(ar, "replay" + std::to_string(r));
+  state::get(ar, "episode_rng", episode_rng_);
+  state::get(ar, "sample_rng", sample_rng_);
+  state::get(ar, "policy_gen", gen_);
+  transitions_ = state::get_int(ar, "transitions");
+  updates_ = state::get_int(ar, "updates");
+  due_ = state::get_int(ar, "due");
+}
+
+std::string Maddpg::nonfinite_parameter() {
+  for (int64_t i = 0; i < N_; ++i) {
+    for (int64_t k = 0; k < opt_.ensemble; ++k) {
+      std::string bad = state::first_nonfinite(*actors_[i][k], "actor" + std::to_string(i) + "_" + std::to_string(k));
+      if (!bad.empty()) return bad;
+    }
+    std::string bad = state::first_nonfinite(*critics_[i], "critic" + std::to_string(i));
+    if (!bad.empty()) return bad;
+  }
+  return "";
 }
 
 void Maddpg::save(const std::string& path) {

@@ -86,6 +86,9 @@ class JointReplay {
   int64_t size() const { return size_; }
   const float* row(int64_t i) const { return &data_[i * width_]; }
   int64_t width() const { return width_; }
+  // Checkpoints: the rows held and the ring position, under `key`.
+  void save_state(torch::serialize::OutputArchive& ar, const std::string& key);
+  void load_state(torch::serialize::InputArchive& ar, const std::string& key);
 
  private:
   int64_t cap_, width_, size_ = 0, next_ = 0;
@@ -109,6 +112,10 @@ class Maddpg : public Algorithm {
   Metrics evaluate(int64_t step, RunWriter& log) override;
   void save(const std::string& path) override;
   std::string headline() const override;
+  bool resumable() const override { return true; }
+  void save_state(torch::serialize::OutputArchive& ar) override;
+  void load_state(torch::serialize::InputArchive& ar) override;
+  std::string nonfinite_parameter() override;
 
   int64_t transitions() const { return transitions_; }
   int64_t updates() const { return updates_; }

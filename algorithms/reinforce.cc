@@ -10,6 +10,7 @@
 
 #include "agents/modules.h"
 #include "algorithms/signal_log.h"
+#include "algorithms/state_archive.h"
 #include "core/errors.h"
 #include "envs/adapter/signaling_adapter.h"
 #include "metrics/metrics.h"
@@ -414,6 +415,32 @@ Metrics Reinforce::evaluate(int64_t step, RunWriter& log) {
     log.append_interactions("eval", b);
   }
   return m;
+}
+
+void Reinforce::save_state(state::Out& ar) {
+  for (int64_t i = 0; i < N_; ++i) {
+    state::put(ar, "agent" + std::to_string(i), *agents_[i]);
+    state::put(ar, "opt" + std::to_string(i), *opts_[i]);
+  }
+  state::put(ar, "episode_rng", episode_rng_);
+  state::put(ar, "policy_gen", gen_);
+}
+
+void Reinforce::load_state(state::In& ar) {
+  for (int64_t i = 0; i < N_; ++i) {
+    state::get(ar, "agent" + std::to_string(i), *agents_[i]);
+    state::get(ar, "opt" + std::to_string(i), *opts_[i]);
+  }
+  state::get(ar, "episode_rng", episode_rng_);
+  state::get(ar, "policy_gen", gen_);
+}
+
+std::string Reinforce::nonfinite_parameter() {
+  for (int64_t i = 0; i < N_; ++i) {
+    std::string bad = state::first_nonfinite(*agents_[i], "agent" + std::to_string(i));
+    if (!bad.empty()) return bad;
+  }
+  return "";
 }
 
 void Reinforce::save(const std::string& path) {

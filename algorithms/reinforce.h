@@ -84,6 +84,10 @@ class Reinforce : public Algorithm {
   Metrics evaluate(int64_t step, RunWriter& log) override;
   void save(const std::string& path) override;
   std::string headline() const override { return "reward/mean"; }
+  bool resumable() const override { return true; }
+  void save_state(torch::serialize::OutputArchive& ar) override;
+  void load_state(torch::serialize::InputArchive& ar) override;
+  std::string nonfinite_parameter() override;
 
   // Episodes played to the end. Per step t (before it) and agent i: the state, outputs, and the
   // chosen actions [B, N, F] and messages [B, N, L]; rewards [T, B, N].

@@ -7,6 +7,7 @@
 
 #include "algorithms/selfplay.h"
 #include "algorithms/signal_log.h"
+#include "algorithms/state_archive.h"
 #include "core/errors.h"
 
 namespace emcomm {
@@ -429,6 +430,47 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
     }
   }
   return m;
+}
+
+void S2P::save_state(state::Out& ar) {
+  state::put(ar, "speaker", *speaker_);
+  state::put(ar, "listener", *listener_);
+  state::put(ar, "speaker_opt", *speaker_opt_);
+  state::put(ar, "listener_opt", *listener_opt_);
+  state::put(ar, "schedule_rng", schedule_.rng());
+  state::put(ar, "data_rng", data_rng_);
+  state::put(ar, "pair_rng", pair_rng_);
+  state::put(ar, "channel_gen", gen_);
+  state::put(ar, "baseline", baseline_);
+  state::put(ar, "baseline_n", baseline_n_);
+  state::put(ar, "imitate_left", imitate_left_);
+  state::put(ar, "imitate_best", imitate_best_);
+  state::put(ar, "best_score", best_score_);
+  state::put(ar, "best_metrics", best_metrics_);
+  state::put(ar, "best_params", best_params_);
+}
+
+void S2P::load_state(state::In& ar) {
+  state::get(ar, "speaker", *speaker_);
+  state::get(ar, "listener", *listener_);
+  state::get(ar, "speaker_opt", *speaker_opt_);
+  state::get(ar, "listener_opt", *listener_opt_);
+  state::get(ar, "schedule_rng", schedule_.rng());
+  state::get(ar, "data_rng", data_rng_);
+  state::get(ar, "pair_rng", pair_rng_);
+  state::get(ar, "channel_gen", gen_);
+  baseline_ = state::get_double(ar, "baseline");
+  baseline_n_ = state::get_int(ar, "baseline_n");
+  imitate_left_ = state::get_int(ar, "imitate_left");
+  imitate_best_ = state::get_int(ar, "imitate_best");
+  best_score_ = state::get_double(ar, "best_score");
+  best_metrics_ = state::get_metrics(ar, "best_metrics");
+  best_params_ = state::get_tensors(ar, "best_params");
+}
+
+std::string S2P::nonfinite_parameter() {
+  std::string bad = state::first_nonfinite(*speaker_, "speaker");
+  return bad.empty() ? state::first_nonfinite(*listener_, "listener") : bad;
 }
 
 Metrics S2P::final_metrics(const Metrics& last_eval) {

@@ -69,6 +69,7 @@ class S2PSchedule {
   StepPlan plan(int64_t step);
   // The last step of the schedule: total_steps, or the end of the last round.
   int64_t last_step() const;
+  Rng& rng() { return rng_; }  // the random schedules' generator (checkpoints)
 
  private:
   ScheduleOptions opt_;
@@ -97,6 +98,10 @@ class S2P : public Algorithm {
   std::string headline() const override { return "sp_acc/val"; }
   bool finished(int64_t step) const override { return step >= schedule_last_; }
   Metrics final_metrics(const Metrics& last_eval) override;
+  bool resumable() const override { return true; }
+  void save_state(torch::serialize::OutputArchive& ar) override;
+  void load_state(torch::serialize::InputArchive& ar) override;
+  std::string nonfinite_parameter() override;
 
   // Exposed for tests.
   PopSpeaker& speaker() { return speaker_; }

@@ -47,6 +47,10 @@ class SelfPlay : public Algorithm {
   Metrics evaluate(int64_t step, RunWriter& log) override;
   void save(const std::string& path) override;
   std::string headline() const override { return "sp_acc/val"; }
+  bool resumable() const override { return true; }
+  void save_state(torch::serialize::OutputArchive& ar) override;
+  void load_state(torch::serialize::InputArchive& ar) override;
+  std::string nonfinite_parameter() override;
 
   // Greedy play on a batch (no gradients): the message symbols and the listener's output.
   std::pair<torch::Tensor, torch::Tensor> play_greedy(const SignalBatch& batch);

@@ -315,10 +315,25 @@ Config resolve_config(const ConfigSchema& schema, const std::string& ini_path,
   Config cfg;
   cfg.specs_ = applicable.specs();
   cfg.source_ = ini_path;
+  // Every bad value is reported, in one message, so a config is fixed in one round.
+  std::vector<std::string> problems;
   for (const auto& s : cfg.specs_) {
     auto it = given.find(s.name);
-    cfg.explicit_[s.name] = it != given.end();
-    cfg.values_[s.name] = s.check(it != given.end() ? it->second : s.default_value);
+    try {
+      cfg.values_[s.name] = s.check(it != given.end() ? it->second : s.default_value);
+    } catch (const UserError& e) {
+      problems.push_back(e.what());
+      continue;
+    }
+    // A given value equal to the default counts as not set: a saved config.ini (which lists
+    // every option) then reruns and resumes like the config it came from.
+    cfg.explicit_[s.name] = it != given.end() && cfg.values_[s.name] != s.check(s.default_value);
+  }
+  if (problems.size() == 1) throw UserError(problems.front());
+  if (!problems.empty()) {
+    std::string all = std::to_string(problems.size()) + " options have bad values:";
+    for (const auto& p : problems) all += "\n  " + p;
+    throw UserError(all);
   }
   return cfg;
 }

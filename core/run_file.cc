@@ -21,6 +21,8 @@
 #include <tuple>
 #include <utility>
 
+#include <unistd.h>
+
 #include "core/errors.h"
 
 namespace emcomm {
@@ -496,6 +498,7 @@ RunWriter::RunWriter(const std::string& path, const std::map<std::string, std::s
   } catch (const H5::Exception& e) {
     impl_->rethrow("creating the file", e);
   }
+  flush();  // readable from the start, even if the process dies before the first evaluation
 }
 
 RunWriter::~RunWriter() {
@@ -620,6 +623,11 @@ void RunWriter::flush() {
   } catch (const H5::Exception& e) {
     impl_->rethrow("flushing", e);
   }
+  // HDF5 hands its buffers to the OS; fsync makes them survive a power loss too.
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(impl_->file->getId(), H5P_DEFAULT, &handle) >= 0 && handle)
+    if (::fsync(*static_cast<int*>(handle)) != 0)
+      throw std::runtime_error("HDF5 run file '" + impl_->path + "': fsync failed");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1318,6 +1326,110 @@ void MetricsAppender::set_metric(const std::string& split, const std::string& na
 
 void MetricsAppender::flush() {
   impl_->guarded("flush", [&] { impl_->file.flush(H5F_SCOPE_GLOBAL); });
+}
+
+}  // namespace emcomm
+
+// ---------------------------------------------------------------------------------------
+// RunWriter: continuing a run (emcomm train --resume)
+
+namespace emcomm {
+namespace {
+
+// How many leading entries of a step dataset are <= `keep` (steps are appended in order).
+hsize_t rows_through(const H5::DataSet& step, int64_t keep) {
+  std::vector<int64_t> steps;
+  read_rows(step, 0, dims_of(step)[0], H5::PredType::NATIVE_INT64, steps);
+  return static_cast<hsize_t>(std::find_if(steps.begin(), steps.end(), [&](int64_t s) { return s > keep; }) -
+                              steps.begin());
+}
+
+// The writer's handle on an existing row dataset, cut to `rows` rows.
+Column reopen_column(const H5::Group& g, const std::string& name, hsize_t rows) {
+  Column c;
+  c.ds = g.openDataSet(name);
+  auto dims = dims_of(c.ds);
+  c.tail.assign(dims.begin() + 1, dims.end());
+  if (dims[0] > rows) {
+    dims[0] = rows;
+    c.ds.extend(dims.data());  // H5Dset_extent: shrinking drops the rows after `rows`
+  }
+  c.rows = std::min(rows, dims[0]);
+  return c;
+}
+
+Series reopen_series(const H5::Group& g, int64_t keep) {
+  const hsize_t rows = rows_through(g.openDataSet("step"), keep);
+  return {reopen_column(g, "step", rows), reopen_column(g, "value", rows)};
+}
+
+// -1: field absent, 0: [N], D: [N, D].
+int reopened_width(const std::map<std::string, Column>& columns, const std::string& name) {
+  auto it = columns.find(name);
+  if (it == columns.end()) return -1;
+  return it->second.tail.empty() ? 0 : static_cast<int>(it->second.tail[0]);
+}
+
+SplitLog reopen_split(const H5::Group& g, int64_t keep) {
+  SplitLog log;
+  const hsize_t rows = rows_through(g.openDataSet("step"), keep);
+  for (const auto& name : children(g))
+    if (g.childObjType(name) == H5O_TYPE_DATASET) log.columns.emplace(name, reopen_column(g, name, rows));
+  log.layout.msg_len = reopened_width(log.columns, "message");
+  log.layout.concept_width = std::max(reopened_width(log.columns, "concept"), 0);
+  log.layout.sender_action_width = reopened_width(log.columns, "sender_action");
+  log.layout.receiver_action_width = reopened_width(log.columns, "receiver_action");
+  log.layout.target_width = reopened_width(log.columns, "target");
+  if (has_group(g, "cic")) {
+    const H5::Group cg = g.openGroup("cic");
+    CicLog cic;
+    cic.p_message = reopen_column(cg, "p_message", rows);
+    cic.p_action = reopen_column(cg, "p_action", rows);
+    cic.messages = static_cast<int64_t>(cic.p_message.tail.at(0));
+    cic.action_shape.assign(cic.p_action.tail.begin() + 1, cic.p_action.tail.end());
+    if (has_dataset(cg, "messages")) {
+      const H5::DataSet m = cg.openDataSet("messages");
+      read_rows(m, 0, dims_of(m)[0], H5::PredType::NATIVE_INT32, cic.message_set);
+    }
+    log.cic = std::move(cic);
+  }
+  return log;
+}
+
+}  // namespace
+
+RunWriter::RunWriter(const std::string& path, int64_t keep_through_step) : impl_(std::make_unique<Impl>()) {
+  H5::Exception::dontPrint();
+  impl_->path = path;
+  {
+    const RunReader reader(path);  // UserError when missing, not HDF5 or not a run file
+    const auto problems = reader.validate();
+    if (!problems.empty())
+      throw UserError("run file '" + path + "' cannot be continued, it does not conform to schema_version " +
+                      std::to_string(kRunSchemaVersion) + ": " + join(problems));
+  }
+  FileErrors err{path, "written"};
+  impl_->file = std::make_unique<H5::H5File>();
+  open_run_file(*impl_->file, err, H5F_ACC_RDWR);
+  err.guarded("its datasets, to continue them", [&] {
+    H5::H5File& file = *impl_->file;
+    const H5::Group scalars = file.openGroup("/scalars");
+    for (const auto& name : child_groups(scalars))
+      impl_->series.emplace("scalars/" + name, reopen_series(scalars.openGroup(name), keep_through_step));
+    const H5::Group metrics = file.openGroup("/metrics");
+    for (const auto& split : child_groups(metrics)) {
+      const H5::Group sg = metrics.openGroup(split);
+      for (const auto& name : child_groups(sg))
+        impl_->series.emplace("metrics/" + split + "/" + name, reopen_series(sg.openGroup(name), keep_through_step));
+    }
+    const H5::Group inter = file.openGroup("/interactions");
+    for (const auto& split : child_groups(inter)) {
+      const H5::Group sg = inter.openGroup(split);
+      if (has_dataset(sg, "step")) impl_->splits.emplace(split, reopen_split(sg, keep_through_step));
+    }
+    file.flush(H5F_SCOPE_GLOBAL);
+    return 0;
+  });
 }
 
 }  // namespace emcomm

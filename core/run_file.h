@@ -60,6 +60,12 @@ class RunWriter {
   // `config` maps "section.key" to the resolved value text; `ini` is the resolved file.
   RunWriter(const std::string& path, const std::map<std::string, std::string>& config,
             const std::string& ini, const std::string& emcomm_version);
+  // Reopens an existing run file to continue its run (emcomm train --resume): first drops
+  // every scalar/metric point and interaction row (with its CIC tables) whose step is after
+  // `keep_through_step` (what was flushed after the checkpoint being resumed), then appends
+  // after what is left. Throws UserError naming the file when it is missing, corrupt, not a
+  // conforming run file, or locked.
+  RunWriter(const std::string& path, int64_t keep_through_step);
   ~RunWriter();
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;
@@ -68,7 +74,9 @@ class RunWriter {
   void append_scalar(const std::string& name, int64_t step, double value);
   void append_interactions(const std::string& split, const InteractionBatch& batch);
   void append_metric(const std::string& split, const std::string& name, int64_t step, double value);
-  // Flushes every dataset and the file to disk; called at each evaluation.
+  // Flushes every dataset and the file to disk (HDF5 flush, then fsync); called at each
+  // evaluation. Between two flushes the writer does not touch the file, so a process killed
+  // there leaves the file exactly as the last flush wrote it (docs/reliability.md).
   void flush();
   const std::string& path() const;
 

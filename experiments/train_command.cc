@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,8 +29,8 @@ void write_file(const fs::path& path, const std::string& text) {
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-std::string summary_json(const Metrics& final_eval, int64_t steps, double wall, const Config& cfg,
-                         const fs::path& run_dir) {
+std::string summary_json(const Metrics& final_eval, int64_t steps, double wall, const std::string& source,
+                         const Config& cfg, const fs::path& run_dir) {
   std::string s = "{\n  \"final\": {";
   bool first = true;
   for (const auto& kv : final_eval) {
@@ -39,7 +40,7 @@ std::string summary_json(const Metrics& final_eval, int64_t steps, double wall, 
   s += "\n  },\n";
   s += "  \"steps\": " + std::to_string(steps) + ",\n";
   s += "  \"wall_seconds\": " + json_number(wall) + ",\n";
-  s += "  \"config\": " + json_string(cfg.source()) + ",\n";
+  s += "  \"config\": " + json_string(source) + ",\n";
   s += "  \"run_dir\": " + json_string(run_dir.string()) + ",\n";
   s += "  \"seed\": " + std::to_string(cfg.get_int("run.seed")) + ",\n";
   s += "  \"env\": " + json_string(cfg.get_string("env.name")) + ",\n";
@@ -54,31 +55,70 @@ void prepare_run_dir(const fs::path& dir, bool overwrite) {
   for (const char* f : ours) used = used || fs::exists(dir / f);
   if (used && !overwrite)
     throw UserError("run directory '" + dir.string() +
-                    "' already holds a run; pass --overwrite to replace it, or choose another --run.out");
+                    "' already holds a run; pass --overwrite to replace it, --resume '" + dir.string() +
+                    "' to continue it, or choose another --run.out");
   if (fs::exists(dir) && !fs::is_directory(dir))
     throw UserError("run.out '" + dir.string() + "' exists and is not a directory");
   for (const char* f : ours) fs::remove_all(dir / f);
   fs::create_directories(dir / "checkpoints");
 }
 
+// The first line of RUN_DIR/config.ini names the config file the run was resolved from, so a
+// resumed run writes the same summary.json.
+constexpr const char* kSourcePrefix = "# emcomm run config resolved from: ";
+
+std::string recorded_source(const fs::path& ini) {
+  std::ifstream in(ini);
+  std::string line;
+  std::getline(in, line);
+  return line.rfind(kSourcePrefix, 0) == 0 ? line.substr(std::string(kSourcePrefix).size()) : ini.string();
+}
+
+// The options a resumed run may change: those that do not change its results.
+bool resume_may_override(const std::string& arg) {
+  return arg.rfind("--run.stop_after=", 0) == 0 || arg.rfind("--run.checkpoint_every=", 0) == 0 ||
+         arg.rfind("--run.checkpoint_keep=", 0) == 0;
+}
+
 }  // namespace
 
 int train_command(const std::vector<std::string>& args) {
-  std::string config_path;
+  std::string config_path, resume_dir;
   bool overwrite = false;
   std::vector<std::string> overrides;
-  for (const auto& a : args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
     if (a == "--overwrite") overwrite = true;
-    else if (a.rfind("--", 0) == 0) overrides.push_back(a);
+    else if (a == "--resume" || a.rfind("--resume=", 0) == 0) {
+      if (a == "--resume" && i + 1 == args.size()) throw UserError("--resume needs a run directory: --resume RUN_DIR");
+      resume_dir = a == "--resume" ? args[++i] : a.substr(9);
+    } else if (a.rfind("--", 0) == 0) overrides.push_back(a);
     else if (config_path.empty()) config_path = a;
     else throw UserError("'emcomm train' takes one config file; got a second one: '" + a + "'");
   }
-  if (config_path.empty()) throw UserError("usage: emcomm train CONFIG.ini [--section.key=value ...] [--overwrite]");
+  const bool resuming = !resume_dir.empty();
+  if (resuming) {
+    if (overwrite) throw UserError("--resume and --overwrite exclude each other: --resume continues the run in RUN_DIR");
+    if (!config_path.empty())
+      throw UserError("--resume RUN_DIR takes no config file (the run's own RUN_DIR/config.ini is used); got '" +
+                      config_path + "'");
+    for (const auto& o : overrides)
+      if (!resume_may_override(o))
+        throw UserError("a resumed run keeps its config; only --run.stop_after, --run.checkpoint_every and "
+                        "--run.checkpoint_keep may be given with --resume, got '" + o + "'");
+    if (!fs::is_regular_file(fs::path(resume_dir) / "config.ini"))
+      throw UserError("--resume '" + resume_dir + "': no run there (no config.ini)");
+    config_path = (fs::path(resume_dir) / "config.ini").string();
+  }
+  if (config_path.empty())
+    throw UserError("usage: emcomm train CONFIG.ini [--section.key=value ...] [--overwrite] | emcomm train --resume RUN_DIR");
   if (!fs::is_regular_file(config_path)) throw UserError("config file '" + config_path + "' does not exist");
 
   Config cfg = resolve_config(build_schema(), config_path, overrides);
+  const std::string source = resuming ? recorded_source(config_path) : cfg.source();
   const int64_t seed = cfg.get_int("run.seed");
   fs::path run_dir = cfg.get_string("run.out");
+  if (resuming) run_dir = resume_dir;
   if (run_dir.empty())
     run_dir = fs::path("runs") / (fs::path(config_path).stem().string() + "-seed" + std::to_string(seed));
   cfg.set("run.out", run_dir.string());
@@ -94,35 +134,83 @@ int train_command(const std::vector<std::string>& args) {
                  gflops);
 
   // Build everything before touching the run directory, so a bad config leaves nothing behind.
-  Rng root(static_cast<uint64_t>(seed));
-  auto env = EnvRegistry::get(cfg.get_string("env.name"), "env").make(cfg, root.derive("env"));
-  auto algo = AlgorithmRegistry::get(cfg.get_string("train.algorithm"), "algorithm")
-                  .make(cfg, env, root.derive("algorithm"));
-
-  prepare_run_dir(run_dir, overwrite);
-  write_file(run_dir / "config.ini", cfg.to_ini());
-  RunWriter log((run_dir / "run.h5").string(), cfg.values(), cfg.to_ini(), kVersion);
+  auto build = [&] {
+    Rng root(static_cast<uint64_t>(seed));
+    auto env = EnvRegistry::get(cfg.get_string("env.name"), "env").make(cfg, root.derive("env"));
+    return AlgorithmRegistry::get(cfg.get_string("train.algorithm"), "algorithm")
+        .make(cfg, env, root.derive("algorithm"));
+  };
+  auto algo = build();
 
   Trainer::Options topt = Trainer::Options::from(cfg);
   topt.checkpoint_path = (run_dir / "checkpoints" / "final.pt").string();
-  Trainer trainer(topt, log);
+  topt.checkpoint_dir = (run_dir / "checkpoints").string();
+  std::unique_ptr<Trainer> trainer;
+  std::unique_ptr<RunWriter> log;
+  if (resuming) {
+    // The newest checkpoint that loads; a damaged newer one is reported and skipped.
+    const auto found = Trainer::checkpoints(topt.checkpoint_dir);
+    if (found.empty())
+      throw UserError("--resume '" + resume_dir + "': no checkpoint in " + topt.checkpoint_dir +
+                      " (the run stopped before its first checkpoint; start it again with --overwrite)");
+    std::string problems;
+    int64_t step = 0;
+    for (const auto& path : found) {
+      trainer = std::make_unique<Trainer>(topt);
+      try {
+        step = trainer->resume(*algo, path);
+        break;
+      } catch (const UserError& e) {
+        if (!problems.empty()) problems += "; ";
+        problems += e.what();
+        std::fprintf(stderr, "emcomm: warning: %s\n", e.what());
+        trainer.reset();
+        algo = build();
+      }
+    }
+    if (!trainer) throw UserError("--resume '" + resume_dir + "': no usable checkpoint: " + problems);
+    log = std::make_unique<RunWriter>((run_dir / "run.h5").string(), step);
+    trainer->set_log(*log);
+    std::fprintf(stderr, "emcomm: resuming %s from %s (step %lld)\n", run_dir.string().c_str(),
+                 trainer->last_checkpoint.c_str(), (long long)step);
+  } else {
+    prepare_run_dir(run_dir, overwrite);
+    write_file(run_dir / "config.ini", kSourcePrefix + source + "\n" + cfg.to_ini());
+    log = std::make_unique<RunWriter>((run_dir / "run.h5").string(), cfg.values(), cfg.to_ini(), kVersion);
+    trainer = std::make_unique<Trainer>(topt, *log);
+  }
+
   Progress progress(topt.steps, Progress::stderr_is_terminal());
   std::string latest;
   const std::string headline = algo->headline();
-  trainer.add_hooks({[&](int64_t step, const Metrics&) { progress.update(step, latest); },
-                     [&](int64_t step, const Metrics& m) {
-                       auto it = m.find(headline);
-                       if (it != m.end()) latest = headline + " " + std::to_string(it->second).substr(0, 6);
-                       progress.update(step, latest);
-                     },
-                     nullptr});
+  trainer->add_hooks({[&](int64_t step, const Metrics&) { progress.update(step, latest); },
+                      [&](int64_t step, const Metrics& m) {
+                        auto it = m.find(headline);
+                        if (it != m.end()) latest = headline + " " + std::to_string(it->second).substr(0, 6);
+                        progress.update(step, latest);
+                      },
+                      nullptr});
+  Trainer::install_signal_handlers();
   auto t0 = std::chrono::steady_clock::now();
-  Metrics final_eval = trainer.run(*algo);
+  Metrics final_eval = trainer->run(*algo);
   progress.finish();
+  if (trainer->stopped) {
+    const std::string how = trainer->last_checkpoint.empty()
+                                ? std::string("train.algorithm=") + cfg.get_string("train.algorithm") +
+                                      " writes no checkpoints, so this run cannot be resumed"
+                                : "checkpoint " + trainer->last_checkpoint + "; continue with: emcomm train --resume " +
+                                      run_dir.string();
+    const int sig = trainer->stop_signal;
+    std::fprintf(sig ? stderr : stdout, "%s after step %lld; the run file is flushed; %s\n",
+                 sig ? (sig == SIGINT ? "emcomm: stopped by SIGINT" : "emcomm: stopped by SIGTERM")
+                     : "stopped (run.stop_after)",
+                 (long long)trainer->last_step, how.c_str());
+    return sig ? 128 + sig : 0;
+  }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_file(run_dir / "summary.json", summary_json(final_eval, trainer.last_step, wall, cfg, run_dir));
+  write_file(run_dir / "summary.json", summary_json(final_eval, trainer->last_step, wall, source, cfg, run_dir));
 
-  std::printf("finished %lld steps in %.1f s\n", (long long)trainer.last_step, wall);
+  std::printf("finished %lld steps in %.1f s\n", (long long)trainer->last_step, wall);
   for (const auto& kv : final_eval)
     if (kv.first.rfind("sp_acc/", 0) == 0 || kv.first.find("acc") != std::string::npos)
       std::printf("  %-22s %.4f\n", kv.first.c_str(), kv.second);

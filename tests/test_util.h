@@ -138,6 +138,24 @@ inline std::vector<std::map<std::string, std::string>> read_csv(const std::strin
   return rows;
 }
 
+// Starts `emcomm ARGS` in the background, stdout and stderr to `output_path`; returns its pid.
+inline pid_t spawn_emcomm(const std::string& args, const std::string& output_path) {
+  const std::string cmd = std::string("exec '") + EMCOMM_BIN + "' " + args + " > '" + output_path + "' 2>&1";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits for a spawned process; its exit code, or 128 + the signal that ended it.
+inline int wait_exit(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 inline std::string source_path(const std::string& rel) { return std::string(EMCOMM_SOURCE_DIR) + "/" + rel; }
 
 }  // namespace emcomm::test
