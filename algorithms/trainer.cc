@@ -10,7 +10,7 @@ OptionSet trainer_options() {
   OptionSet s;
   s.add_int("run.seed", 1, "seed of every random generator in the run", 0, std::numeric_limits<int32_t>::max())
       .add_string("run.out", "", "run directory (empty: runs/<config-name>-seed<seed>)")
-      .add_int("run.threads", 1, "intra-op threads for LibTorch", 1, 256)
+      .add_int("run.threads", 1, "threads of the matmuls (OpenBLAS's pool; LibTorch's intra-op pool stays at 1)", 1, 256)
       .add_int("train.steps", 10000, "training steps", 1, int64_t(1) << 40)
       .add_int("train.eval_every", 500, "evaluate (and flush the run file) every this many steps", 1, int64_t(1) << 40)
       .add_int("eval.size", 10000, "objects evaluated per split, spread evenly over it (0 or more than the split = the whole split)", 0, int64_t(1) << 40)
