@@ -56,8 +56,12 @@ std::string python_dir() {
   return env ? env : EMCOMM_BENCH_PYTHON_DIR;
 }
 
-// Runs the Python baseline; returns rate per workload name (its stdout lines "NAME RATE").
-std::map<std::string, double> run_python(double seconds) {
+struct PythonRate {
+  double rate = 0, cpu_share = 0;
+};
+
+// Runs the Python baseline; returns its figures per workload (stdout lines "NAME RATE CPU_SHARE").
+std::map<std::string, PythonRate> run_python(double seconds) {
   const char* py = std::getenv("EMCOMM_PYTHON");
   std::string cmd = std::string("'") + (py ? py : "/usr/bin/python3") + "' '" + python_dir() +
                     "/lewis_bench.py' --seconds " + std::to_string(seconds);
@@ -70,11 +74,11 @@ std::map<std::string, double> run_python(double seconds) {
   int status = pclose(p);
   if (status != 0)
     throw UserError("the Python baseline failed (" + cmd + "); it needs python3-torch (scripts/setup-deps)");
-  std::map<std::string, double> rates;
+  std::map<std::string, PythonRate> rates;
   std::istringstream lines(out);
   std::string name;
-  double rate;
-  while (lines >> name >> rate) rates[name] = rate;
+  PythonRate r;
+  while (lines >> name >> r.rate >> r.cpu_share) rates[name] = r;
   return rates;
 }
 
@@ -120,6 +124,7 @@ int bench_command(const std::vector<std::string>& args) {
   if (only.empty())
     for (const auto& w : bench::workloads()) only.push_back(w.name);
 
+  const std::string load_start = load_average();
   // Peaks first on one thread, then on the bench's threads (the workloads' reference).
   set_threads(1);
   const double peak_seconds = std::min(1.0, std::max(0.1, seconds / 2));
@@ -132,7 +137,7 @@ int bench_command(const std::vector<std::string>& args) {
     if (!json) std::fprintf(stderr, "bench: %s ...\n", name.c_str());
     results.push_back(bench::run_workload(name, seconds));
   }
-  std::map<std::string, double> py;
+  std::map<std::string, PythonRate> py;
   if (vs_python) {
     if (!json) std::fprintf(stderr, "bench: Python baseline ...\n");
     py = run_python(seconds);
@@ -146,7 +151,7 @@ int bench_command(const std::vector<std::string>& args) {
     std::string s = "{\n  \"machine\": {\"cores\": " + std::to_string(std::thread::hardware_concurrency()) +
                     ", \"cpu\": " + json_string(first_line_with("/proc/cpuinfo", "model name")) +
                     ", \"blas\": " + json_string(bench::blas_library()) + ", \"torch\": " + json_string(TORCH_VERSION) +
-                    ", \"threads\": " + std::to_string(threads) + ", \"load_average\": " + load_average() + "},\n";
+                    ", \"threads\": " + std::to_string(threads) + ",\n              \"load_average_start\": " + load_start + ", \"load_average_end\": " + load_average() + "},\n";
     s += "  \"peak\": {\"matmul_size\": " + std::to_string(kPeakSize) + ", \"gflops_1_thread\": " + json_number(peak1) +
          ", \"gflops\": " + json_number(peak) + ", \"threads\": " + std::to_string(threads) + "},\n";
     s += "  \"seconds\": " + json_number(seconds) + ",\n  \"workloads\": {";
@@ -156,7 +161,8 @@ int bench_command(const std::vector<std::string>& args) {
            ", \"unit\": " + json_string(r.unit) + ", \"flops_fraction\": " + json_number(fraction(r)) +
            ", \"units\": " + std::to_string(r.units) + ", \"seconds\": " + json_number(r.seconds) + ", \"cpu_seconds\": " + json_number(r.cpu_seconds);
       if (py.count(r.name))
-        s += ", \"python_rate\": " + json_number(py[r.name]) + ", \"vs_python\": " + json_number(r.rate / py[r.name]);
+        s += ", \"python_rate\": " + json_number(py[r.name].rate) + ", \"python_cpu_share\": " +
+             json_number(py[r.name].cpu_share) + ", \"vs_python\": " + json_number(r.rate / py[r.name].rate);
       s += "}";
     }
     s += "\n  }\n}\n";
@@ -174,7 +180,7 @@ int bench_command(const std::vector<std::string>& args) {
     char pct[16] = "-";
     if (!std::isnan(f)) std::snprintf(pct, sizeof pct, "%.1f%%", 100 * f);
     std::printf("%-24s %14.1f  %-16s %8s", r.name.c_str(), r.rate, r.unit.c_str(), pct);
-    if (py.count(r.name)) std::printf(" %10.1f %8.2fx", py[r.name], r.rate / py[r.name]);
+    if (py.count(r.name)) std::printf(" %10.1f %8.2fx", py[r.name].rate, r.rate / py[r.name].rate);
     std::printf("\n");
   }
   return 0;

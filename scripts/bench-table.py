@@ -17,29 +17,40 @@ def fmt_rate(x):
     return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
 
+def share(w):
+    s = f"{w['cpu_seconds'] / w['seconds']:.2f}"
+    return s + (f" / {w['python_cpu_share']:.2f}" if "python_cpu_share" in w else "")
+
+
 def ratio(w):
     return f"{w['vs_python']:.2f}×" if "vs_python" in w else "–"
 
 
 def table(d):
     m, p = d["machine"], d["peak"]
-    la = ", ".join(f"{x:.1f}" for x in m.get("load_average", []))
+    la = ", ".join(f"{x:.1f}" for x in m["load_average_start"])
+    le = ", ".join(f"{x:.1f}" for x in m["load_average_end"])
     lines = [
         f"Machine: {m['cores']} cores, {m['cpu']}; BLAS `{m['blas']}`; LibTorch {m['torch']}; "
-        f"{m['threads']} thread(s); load average at the start {la}. "
+        f"{m['threads']} thread(s); load average {la} at the start, {le} at the end. "
         f"Matmul peak ({p['matmul_size']}² float `torch::mm`): {p['gflops_1_thread']:.1f} GFLOP/s on 1 thread, "
         f"{p['gflops']:.1f} on {p['threads']}. {d['seconds']:g} s per workload.",
         "",
-        "| workload | rate | unit | flops fraction | Python | ratio to Python |",
-        "|---|---:|---|---:|---:|---:|",
+        "| workload | rate | unit | flops fraction | Python | ratio to Python | CPU share (C++ / Python) |",
+        "|---|---:|---|---:|---:|---:|---:|",
     ]
     for name, w in d["workloads"].items():
         ff = "–" if w["flops_fraction"] is None else f"{100 * w['flops_fraction']:.0f} %"
         py = w.get("python_rate")
         lines.append(
             f"| {name} | {fmt_rate(w['rate'])} | {w['unit']} | {ff} | "
-            f"{fmt_rate(py) if py else '–'} | {ratio(w)} |"
+            f"{fmt_rate(py) if py else '–'} | {ratio(w)} | {share(w)} |"
         )
+    lines += [
+        "",
+        "CPU share: CPU seconds of the process over wall seconds while measuring (1.00 = a whole core "
+        "on one thread; less means other processes took the core and the rate is low by that much).",
+    ]
     return "\n".join(lines) + "\n"
 
 

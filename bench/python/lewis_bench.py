@@ -7,7 +7,7 @@ Same setting as the C++ workloads (bench/workloads.cc): 6 attributes x 10 values
 60 words, linear speaker 60 -> 500 -> 360 and listener 360 -> 500 -> 60, batch 100, Adam 3e-3,
 soft Gumbel-softmax tau = 1, reconstruction loss summed over attributes, one thread.
 
-Prints one line per workload: NAME RATE (episodes/s). `--check` instead prints the loss of one
+Prints one line per workload: NAME RATE CPU_SHARE (episodes/s; CPU seconds per wall second). `--check` instead prints the loss of one
 noise-free forward pass from fixed weights (see weights_for_check), which the C++ test
 compares with its own.
 """
@@ -54,16 +54,17 @@ def train_objects():
 
 
 def rate(step, episodes_per_step, seconds):
+    """Episodes per second, and the process's CPU seconds per wall second meanwhile."""
     start = time.perf_counter()
     while time.perf_counter() - start < 0.2 * seconds:  # warm-up, as the C++ bench
         step()
-    n, start = 0, time.perf_counter()
+    n, start, cpu = 0, time.perf_counter(), time.process_time()
     while True:
         step()
         n += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return n * episodes_per_step / elapsed
+            return "%.6g %.3f" % (n * episodes_per_step / elapsed, (time.process_time() - cpu) / elapsed)
 
 
 def weights_for_check(pair):
@@ -92,7 +93,7 @@ def main():
     objects = train_objects()
 
     pair = Pair()
-    print("lewis_selfplay_step %.6g" % rate(lambda: pair.step(objects[torch.randint(len(objects), (BATCH,))]), BATCH, args.seconds), flush=True)
+    print("lewis_selfplay_step", rate(lambda: pair.step(objects[torch.randint(len(objects), (BATCH,))]), BATCH, args.seconds), flush=True)
 
     population = [Pair() for _ in range(8)]
 
@@ -101,7 +102,7 @@ def main():
         for member in population:
             member.step(batch)
 
-    print("lewis_population_step %.6g" % rate(population_step, 8 * BATCH, args.seconds), flush=True)
+    print("lewis_population_step", rate(population_step, 8 * BATCH, args.seconds), flush=True)
 
 
 if __name__ == "__main__":
