@@ -16,6 +16,7 @@ int train_command(const std::vector<std::string>& args);
 int list_command(const std::vector<std::string>& args);
 int compare_command(const std::vector<std::string>& args);
 int analyze_command(const std::vector<std::string>& args);
+int make_dataset_command(const std::vector<std::string>& args);
 
 // Times a 256x256 float matmul; returns GFLOP/s. Used to warn when LibTorch runs on the
 // reference BLAS (about 14 times slower than OpenBLAS).
