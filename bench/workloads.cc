@@ -131,6 +131,23 @@ Job make_job(const std::string& name) {
   if (name == "lewis_population_step")
     return algorithm_job(with(kLewis, {"--train.algorithm=s2p", "--s2p.schedule=selfplay", "--population.size=8"}),
                          [](Built&) { return 8 * kLewisBatch; }, lewis_episode_flops());
+  if (name == "lewis_discri_gru_step" || name == "lewis_discri_gru_reinforce_step")
+    return algorithm_job({"--env.name=lewis", "--env.attributes=4", "--env.values=10", "--env.mode=discrimination",
+                          "--env.distractors=4", "--agents.arch=gru", "--agents.hidden=128", "--agents.embed=16",
+                          "--agents.vocab_size=100", "--agents.max_len=5", "--agents.eos=true",
+                          name == "lewis_discri_gru_step" ? "--agents.relaxation=gumbel" : "--agents.relaxation=reinforce",
+                          "--agents.score=dot", "--train.algorithm=selfplay", "--train.batch_size=512",
+                          "--train.lr=0.01", "--eval.size=100"},
+                         [](Built&) { return int64_t(512); }, 0);
+  if (name == "referential_selfplay_step")
+    // Synthetic 32 x 32 scenes rendered in memory (issue 7), target + 9 distractors; GRU agents
+    // with CNN encoders and the peer's channel (vocab 100 with EOS, 4 symbols + EOS), Gumbel.
+    return algorithm_job({"--env.name=referential", "--env.size=1000", "--env.image_size=32", "--agents.arch=gru",
+                          "--agents.hidden=128", "--agents.embed=16", "--agents.cnn_channels=16",
+                          "--agents.vocab_size=100", "--agents.max_len=5", "--agents.eos=true",
+                          "--agents.relaxation=gumbel", "--train.algorithm=selfplay", "--train.batch_size=64",
+                          "--train.lr=0.001", "--eval.size=10"},
+                         [](Built&) { return int64_t(64); }, 0);
   if (name == "mcg_reinforce")
     // experiments/configs/mcg_reinforce.ini: 64 episodes per update.
     return algorithm_job({"--env.name=matrix", "--env.n_acts=2", "--env.n_comm=4", "--env.payoffs=random",
@@ -165,6 +182,12 @@ const std::vector<Workload>& workloads() {
   static const std::vector<Workload> w = {
       {"lewis_selfplay_step", "episodes/s", "reference S2P Lewis self-play step, batch 100 (selfplay train_step)"},
       {"lewis_population_step", "episodes/s", "population of P = 8 pairs, self-play, batch 100 each (s2p train_step)"},
+      {"lewis_discri_gru_step", "episodes/s",
+       "peer workload: discrimination 4 x 10, 5 candidates, GRU agents (128, embed 16), vocab 100 with EOS, "
+       "4 symbols + EOS, batch 512, Gumbel (experiments/configs/lewis_gru_discrimination.ini)"},
+      {"lewis_discri_gru_reinforce_step", "episodes/s", "the same with REINFORCE (agents.relaxation=reinforce)"},
+      {"referential_selfplay_step", "episodes/s",
+       "referential game on synthetic 32x32 scenes, 10 candidates, GRU agents with CNN encoders, batch 64, Gumbel"},
       {"mcg_reinforce", "episodes/s", "matrix communication game, REINFORCE, 64 episodes per update"},
       {"particle_env_step", "env steps/s", "particle speaker_listener, random actions, 1024 worlds (each world counts)"},
       {"maddpg_update", "agent updates/s", "MADDPG speaker_listener, one agent's critic+actor update at batch 1024"},

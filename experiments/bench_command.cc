@@ -174,12 +174,12 @@ int bench_command(const std::vector<std::string>& args) {
               threads);
   std::printf("matmul peak (%lldx%lld float mm): %.1f GFLOP/s on 1 thread, %.1f on %d\n", (long long)kPeakSize,
               (long long)kPeakSize, peak1, peak, threads);
-  std::printf("%-24s %14s  %-16s %8s %10s %9s\n", "workload", "rate", "unit", "flops", "python", "ratio");
+  std::printf("%-32s %14s  %-16s %8s %10s %9s\n", "workload", "rate", "unit", "flops", "python", "ratio");
   for (const auto& r : results) {
     const double f = fraction(r);
     char pct[16] = "-";
     if (!std::isnan(f)) std::snprintf(pct, sizeof pct, "%.1f%%", 100 * f);
-    std::printf("%-24s %14.1f  %-16s %8s", r.name.c_str(), r.rate, r.unit.c_str(), pct);
+    std::printf("%-32s %14.1f  %-16s %8s", r.name.c_str(), r.rate, r.unit.c_str(), pct);
     if (py.count(r.name)) std::printf(" %10.1f %8.2fx", py[r.name].rate, r.rate / py[r.name].rate);
     std::printf("\n");
   }

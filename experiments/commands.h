@@ -17,6 +17,7 @@ int list_command(const std::vector<std::string>& args);
 int compare_command(const std::vector<std::string>& args);
 int analyze_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
+int make_dataset_command(const std::vector<std::string>& args);
 
 // Times a 256x256 float matmul; returns GFLOP/s. Used to warn when LibTorch runs on the
 // reference BLAS (about 14 times slower than OpenBLAS).
