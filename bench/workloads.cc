@@ -72,6 +72,22 @@ double lewis_episode_flops() {
   return backprop_flops({{60, 500}, {500, 360}}) + 6.0 * 360 * 500 + 6.0 * 500 * 60;
 }
 
+// The peer workload (issue 8): GRU agents with hidden 128, symbol embedding 16, vocabulary 100,
+// 5 positions (4 symbols + EOS), 4 x 10 one-hot objects, 5 candidates. Matmul flops of one
+// episode, forward: the speaker's h0 = Linear(40 -> 128); per position its GRU cell
+// (3 gates over [embedding, state]), its output head (128 -> 100) and the embedding of the
+// (soft) symbol it feeds back (100 -> 16); the listener's embedding and GRU cell per position
+// and its score against each candidate (128 per candidate); the candidates' tanh(Linear(40 ->
+// 128)). Backward: twice the forward, less the input gradients of the two data layers.
+// Approximate (it assumes every position is computed for every episode, as a batched GRU does).
+double gru_episode_flops() {
+  const double H = 128, E = 16, V = 100, L = 5, C = 5, D = 40;
+  const double cell = 2 * 3 * (E + H) * H;
+  const double data_layers = 2 * D * H + C * 2 * D * H;
+  const double forward = data_layers + L * (cell + 2 * H * V + 2 * V * E) + L * (2 * V * E + cell + C * 2 * H);
+  return 3 * forward - data_layers;
+}
+
 std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& extra) {
   base.insert(base.end(), extra.begin(), extra.end());
   return base;
@@ -138,7 +154,7 @@ Job make_job(const std::string& name) {
                           name == "lewis_discri_gru_step" ? "--agents.relaxation=gumbel" : "--agents.relaxation=reinforce",
                           "--agents.score=dot", "--train.algorithm=selfplay", "--train.batch_size=512",
                           "--train.lr=0.01", "--eval.size=100"},
-                         [](Built&) { return int64_t(512); }, 0);
+                         [](Built&) { return int64_t(512); }, gru_episode_flops());
   if (name == "referential_selfplay_step")
     // Synthetic 32 x 32 scenes rendered in memory (issue 7), target + 9 distractors; GRU agents
     // with CNN encoders and the peer's channel (vocab 100 with EOS, 4 symbols + EOS), Gumbel.

@@ -78,9 +78,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `emcomm ARGS` (a shell-quoted argument string) and captures its output and exit code.
-inline CommandResult run_emcomm(const std::string& args) {
-  std::string cmd = std::string("'") + EMCOMM_BIN + "' " + args + " 2>&1";
+// Runs a shell command and captures its output (stdout and stderr) and exit code.
+inline CommandResult run_shell(const std::string& command) {
+  std::string cmd = command + " 2>&1";
   CommandResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -90,6 +90,11 @@ inline CommandResult run_emcomm(const std::string& args) {
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+// Runs `emcomm ARGS` (a shell-quoted argument string) and captures its output and exit code.
+inline CommandResult run_emcomm(const std::string& args) {
+  return run_shell(std::string("'") + EMCOMM_BIN + "' " + args);
 }
 
 inline std::string source_path(const std::string& rel) { return std::string(EMCOMM_SOURCE_DIR) + "/" + rel; }

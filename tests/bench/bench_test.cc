@@ -3,9 +3,6 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
-#include <cmath>
-#include <cstdio>
-
 #include "agents/modules.h"
 #include "algorithms/selfplay.h"
 #include "core/config.h"
@@ -16,19 +13,6 @@
 using namespace emcomm;
 
 namespace {
-
-// Output (stdout and stderr) and exit code of a shell command.
-test::CommandResult shell(const std::string& cmd) {
-  test::CommandResult r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
 
 const std::string kBaseline = test::source_path("bench/python/lewis_bench.py");
 
@@ -60,7 +44,7 @@ TEST_CASE("bench: --json on the particle step is one JSON object with the fields
       "assert p['flops_fraction'] is None and p['units'] % 1024 == 0, p; "
       "assert d['peak']['gflops'] > 0 and d['peak']['gflops_1_thread'] > 0, d; "
       "m = d['machine']; assert m['cores'] >= 1 and m['threads'] == 1 and m['blas'] and m['torch'], m; print('valid')";
-  auto r = shell(std::string("'") + EMCOMM_BIN + "' bench --only particle_env_step --seconds 0.2 --json | /usr/bin/python3 -c \"" +
+  auto r = test::run_shell(std::string("'") + EMCOMM_BIN + "' bench --only particle_env_step --seconds 0.2 --json | /usr/bin/python3 -c \"" +
                  check + "\"");
   INFO(r.output);
   CHECK(r.exit_code == 0);
@@ -71,7 +55,7 @@ TEST_CASE("bench: the Python baseline computes the C++ agents' Lewis loss and ru
   // The same fixed weights on both sides (w[k] = 0.05 sin(0.37 k + 0.11 layer), k the flat
   // index in PyTorch's [out, in] layout), the same 8 objects, the noise-free message
   // (softmax of the speaker's logits): the reconstruction loss must agree.
-  auto py = shell("/usr/bin/python3 '" + kBaseline + "' --check");
+  auto py = test::run_shell("/usr/bin/python3 '" + kBaseline + "' --check");
   INFO(py.output);
   REQUIRE(py.exit_code == 0);
   REQUIRE(py.output.rfind("loss ", 0) == 0);
@@ -101,12 +85,12 @@ TEST_CASE("bench: the Python baseline computes the C++ agents' Lewis loss and ru
     for (int64_t a = 0; a < 6; ++a) b.concept[r][a] = (3 * r + 7 * a) % 10;
   b.target = b.concept;
   b.sender_input = torch::one_hot(b.concept, 10).view({8, 60}).to(torch::kFloat32);
-  auto message = torch::softmax(sp.speaker()(b.sender_input), -1);
-  const double cpp_loss = game->loss(sp.listener()(message), b).mean().item<double>();
+  auto message = torch::softmax(sp.speaker()->policy_logits(b.sender_input), -1);
+  const double cpp_loss = game->loss(sp.listener()->forward(message), b).mean().item<double>();
   CHECK(cpp_loss == Approx(py_loss).epsilon(1e-5));
 
   // And the timed baseline runs and prints a positive rate for both of its workloads.
-  auto run = shell("/usr/bin/python3 '" + kBaseline + "' --seconds 0.02");
+  auto run = test::run_shell("/usr/bin/python3 '" + kBaseline + "' --seconds 0.02");
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   CHECK(run.output.find("lewis_selfplay_step ") != std::string::npos);
