@@ -55,41 +55,50 @@ torch::Tensor soft_alive(const torch::Tensor& y) {
 
 }  // namespace
 
-ChannelOutput emit(const torch::Tensor& logits, Relaxation relax, double tau, const ChannelSpec& spec,
-                   at::Generator& gen) {
-  EMCOMM_CHECK(logits.dim() == 3 && logits.size(1) == spec.max_len && logits.size(2) == spec.vocab_size,
-               "speaker logits must be [B, max_len, vocab_size]");
-  ChannelOutput out;
-  torch::Tensor y;
+SymbolSample sample_symbols(const torch::Tensor& logits, Relaxation relax, double tau, at::Generator& gen) {
+  const int64_t V = logits.size(-1);
+  SymbolSample out;
   switch (relax) {
     case Relaxation::Gumbel:
     case Relaxation::StGumbel: {
       auto soft = torch::softmax((logits + gumbel_noise(logits, gen)) / tau, -1);
       out.symbols = soft.argmax(-1);
       if (relax == Relaxation::Gumbel) {
-        y = soft;
+        out.y = soft;
       } else {
-        auto hard = torch::one_hot(out.symbols, spec.vocab_size).to(soft.dtype());
-        y = hard - soft.detach() + soft;  // forward hard, gradient of the soft sample
+        auto hard = torch::one_hot(out.symbols, V).to(soft.dtype());
+        out.y = hard - soft.detach() + soft;  // forward hard, gradient of the soft sample
       }
       break;
     }
     case Relaxation::Reinforce: {
-      auto logp = torch::log_softmax(logits, -1);
-      auto probs = logp.exp();
-      out.symbols = torch::multinomial(probs.detach().reshape({-1, spec.vocab_size}), 1, true, gen)
-                        .view({logits.size(0), spec.max_len});
-      y = torch::one_hot(out.symbols, spec.vocab_size).to(logits.dtype());
-      auto alive = alive_mask(out.symbols, spec);
-      out.log_prob = (logp.gather(2, out.symbols.unsqueeze(2)).squeeze(2) * alive).sum(1);
-      auto ent = -(probs * logp).sum(2);
-      out.entropy = (ent * alive).sum(1) / alive.sum(1);
+      auto probs = torch::log_softmax(logits, -1).exp();
+      auto shape = logits.sizes().vec();
+      shape.pop_back();
+      out.symbols = torch::multinomial(probs.detach().reshape({-1, V}), 1, true, gen).view(shape);
+      out.y = torch::one_hot(out.symbols, V).to(logits.dtype());
       break;
     }
     case Relaxation::Greedy:
       out.symbols = logits.argmax(-1);
-      y = torch::one_hot(out.symbols, spec.vocab_size).to(logits.dtype());
+      out.y = torch::one_hot(out.symbols, V).to(logits.dtype());
       break;
+  }
+  return out;
+}
+
+ChannelOutput finish_message(const torch::Tensor& logits, const SymbolSample& sample, Relaxation relax,
+                             const ChannelSpec& spec) {
+  ChannelOutput out;
+  out.symbols = sample.symbols;
+  torch::Tensor y = sample.y;
+  if (relax == Relaxation::Reinforce) {
+    auto logp = torch::log_softmax(logits, -1);
+    auto probs = logp.exp();
+    auto alive = alive_mask(out.symbols, spec);
+    out.log_prob = (logp.gather(2, out.symbols.unsqueeze(2)).squeeze(2) * alive).sum(1);
+    auto ent = -(probs * logp).sum(2);
+    out.entropy = (ent * alive).sum(1) / alive.sum(1);
   }
   out.length = message_lengths(out.symbols, spec);
   if (spec.eos) {
@@ -100,6 +109,13 @@ ChannelOutput emit(const torch::Tensor& logits, Relaxation relax, double tau, co
   }
   out.onehots = y;
   return out;
+}
+
+ChannelOutput emit(const torch::Tensor& logits, Relaxation relax, double tau, const ChannelSpec& spec,
+                   at::Generator& gen) {
+  EMCOMM_CHECK(logits.dim() == 3 && logits.size(1) == spec.max_len && logits.size(2) == spec.vocab_size,
+               "speaker logits must be [B, max_len, vocab_size]");
+  return finish_message(logits, sample_symbols(logits, relax, tau, gen), relax, spec);
 }
 
 }  // namespace emcomm

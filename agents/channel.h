@@ -44,7 +44,20 @@ struct ChannelOutput {
   torch::Tensor entropy;   // [B]: mean per-position entropy over kept positions (Reinforce)
 };
 
-// Turns speaker logits [B, L, V] into a message. `gen` drives the Gumbel noise / sampling
+// One relaxed draw per position of logits [..., V], without the EOS rule: the discrete symbols
+// [...] and what the listener would read [..., V] (soft, straight-through or hard one-hots).
+struct SymbolSample {
+  torch::Tensor symbols, y;
+};
+SymbolSample sample_symbols(const torch::Tensor& logits, Relaxation relax, double tau, at::Generator& gen);
+
+// Applies the message rules (lengths, EOS masking, REINFORCE log-probabilities and entropies)
+// to the positions drawn by sample_symbols(): logits [B, L, V], sample.symbols [B, L]. An
+// autoregressive speaker draws position by position, stacks, then calls this once.
+ChannelOutput finish_message(const torch::Tensor& logits, const SymbolSample& sample, Relaxation relax,
+                             const ChannelSpec& spec);
+
+// Turns speaker logits [B, L, V] into a message: finish_message(sample_symbols(logits)). `gen` drives the Gumbel noise / sampling
 // (ignored by Greedy).
 ChannelOutput emit(const torch::Tensor& logits, Relaxation relax, double tau, const ChannelSpec& spec,
                    at::Generator& gen);

@@ -34,6 +34,10 @@ torch::Tensor SpeakerImpl::forward(const torch::Tensor& input) {
   return l2_(activate(l1_(input), act_)).view({input.size(0), channel_.max_len, channel_.vocab_size});
 }
 
+ChannelOutput SpeakerImpl::speak(const torch::Tensor& input, Relaxation relax, double tau, at::Generator& gen) {
+  return emit(forward(input), relax, tau, channel_, gen);
+}
+
 ListenerImpl::ListenerImpl(ChannelSpec channel, int64_t hidden, ReceiverSpec task, Activation act, int64_t embed)
     : task_(task), act_(act) {
   const int64_t in = channel.max_len * channel.vocab_size;
@@ -55,14 +59,43 @@ torch::Tensor ListenerImpl::forward(const torch::Tensor& message_onehots, const 
   return torch::bmm(c, h.unsqueeze(2)).squeeze(2);  // [B, C]
 }
 
+torch::Tensor SpeakerAgentImpl::policy_logits(const torch::Tensor&) {
+  throw std::logic_error("policy_logits: this speaker is autoregressive; its positions have no independent policy");
+}
+
+namespace {
+
+// Returns whether m was a Linear layer (and re-initialised it).
+bool init_linear(torch::nn::Module& m, at::Generator& gen) {
+  auto* lin = dynamic_cast<torch::nn::LinearImpl*>(&m);
+  if (!lin) return false;
+  double bound = 1.0 / std::sqrt(double(lin->weight.size(1)));
+  lin->weight.uniform_(-bound, bound, gen);
+  if (lin->bias.defined()) lin->bias.uniform_(-bound, bound, gen);
+  return true;
+}
+
+void init_all_parameters(torch::nn::Module& m, double bound, at::Generator& gen) {
+  for (auto& p : m.parameters(/*recurse=*/false)) p.uniform_(-bound, bound, gen);
+}
+
+}  // namespace
+
 void init_linear_layers(torch::nn::Module& module, at::Generator& gen) {
   torch::NoGradGuard no_grad;
+  for (auto& m : module.modules(/*include_self=*/true)) init_linear(*m, gen);
+}
+
+void init_layers(torch::nn::Module& module, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
   for (auto& m : module.modules(/*include_self=*/true)) {
-    if (auto* lin = dynamic_cast<torch::nn::LinearImpl*>(m.get())) {
-      double bound = 1.0 / std::sqrt(double(lin->weight.size(1)));
-      lin->weight.uniform_(-bound, bound, gen);
-      if (lin->bias.defined()) lin->bias.uniform_(-bound, bound, gen);
-    }
+    if (init_linear(*m, gen)) continue;
+    if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(m.get()))
+      init_all_parameters(*conv, 1.0 / std::sqrt(double(conv->weight[0].numel())), gen);
+    else if (auto* gru = dynamic_cast<torch::nn::GRUImpl*>(m.get()))
+      init_all_parameters(*gru, 1.0 / std::sqrt(double(gru->options.hidden_size())), gen);
+    else if (auto* cell = dynamic_cast<torch::nn::GRUCellImpl*>(m.get()))
+      init_all_parameters(*cell, 1.0 / std::sqrt(double(cell->options.hidden_size())), gen);
   }
 }
 

@@ -49,6 +49,24 @@ torch::Tensor PopSpeakerImpl::forward_member(int64_t p, const torch::Tensor& inp
   return h.view({input.size(0), channel_.max_len, channel_.vocab_size});
 }
 
+// [B, Din] shared by the members -> [P, B, Din].
+static torch::Tensor for_members(int64_t P, const torch::Tensor& input) {
+  return input.unsqueeze(0).expand({P, input.size(0), input.size(1)});
+}
+
+ChannelOutput PopSpeakerImpl::speak(const torch::Tensor& input, Relaxation relax, double tau, at::Generator& gen) {
+  auto logits = forward(for_members(members_, input));
+  return emit(logits.view({-1, channel_.max_len, channel_.vocab_size}), relax, tau, channel_, gen);
+}
+
+torch::Tensor PopSpeakerImpl::teacher_logits(const torch::Tensor& input, const torch::Tensor&) {
+  return forward(for_members(members_, input));
+}
+
+torch::Tensor SpeakerPopulationImpl::member_logits(int64_t, const torch::Tensor&) {
+  throw std::logic_error("member_logits: this speaker is autoregressive; its positions have no independent policy");
+}
+
 PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t hidden, ReceiverSpec task,
                                  Activation act, int64_t embed)
     : members_(members), task_(task), act_(act) {

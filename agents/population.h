@@ -8,6 +8,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "agents/agent.h"
 #include "agents/channel.h"
 #include "agents/modules.h"
 
@@ -25,12 +26,16 @@ class StackedLinearImpl : public torch::nn::Module {
 };
 TORCH_MODULE(StackedLinear);
 
-class PopSpeakerImpl : public torch::nn::Module {
+class PopSpeakerImpl : public SpeakerPopulationImpl {
  public:
   PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidden, ChannelSpec channel, Activation act);
   torch::Tensor forward(const torch::Tensor& input);  // [P, B, Din] -> logits [P, B, L, V]
   torch::Tensor forward_member(int64_t p, const torch::Tensor& input);  // [B, Din] -> [B, L, V]
-  int64_t members() const { return members_; }
+  int64_t members() const override { return members_; }
+  bool autoregressive() const override { return false; }
+  ChannelOutput speak(const torch::Tensor& input, Relaxation relax, double tau, at::Generator& gen) override;
+  torch::Tensor teacher_logits(const torch::Tensor& input, const torch::Tensor&) override;
+  torch::Tensor member_logits(int64_t p, const torch::Tensor& input) override { return forward_member(p, input); }
 
  private:
   int64_t members_;
@@ -40,15 +45,15 @@ class PopSpeakerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PopSpeaker);
 
-class PopListenerImpl : public torch::nn::Module {
+class PopListenerImpl : public ListenerPopulationImpl {
  public:
   PopListenerImpl(int64_t members, ChannelSpec channel, int64_t hidden, ReceiverSpec task, Activation act,
                   int64_t embed = 50);
   // onehots [P, B, L, V], candidates [B, C, Dc] (shared by all members) or undefined ->
   // [P, B, A, V] (reconstruction) or [P, B, C] (discrimination).
-  torch::Tensor forward(const torch::Tensor& onehots, const torch::Tensor& candidates = {});
+  torch::Tensor forward(const torch::Tensor& onehots, const torch::Tensor& candidates = {}) override;
   // Member p alone: onehots [B, L, V], candidates [B, C, Dc] -> [B, A, V] or [B, C].
-  torch::Tensor forward_member(int64_t p, const torch::Tensor& onehots, const torch::Tensor& candidates = {});
+  torch::Tensor forward_member(int64_t p, const torch::Tensor& onehots, const torch::Tensor& candidates = {}) override;
 
  private:
   int64_t members_;

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
 
 #include "algorithms/selfplay.h"
 #include "algorithms/signal_log.h"
@@ -189,12 +190,10 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
   if (n_val > 0) seed_val_ = game_->slice(Split::Train, n_fit, n_val, seed_rng);
   seed_train_human_ = human_channel_messages(seed_train_);
 
-  const int64_t P = opt.population;
-  speaker_ = PopSpeaker(P, game_->sender_input_dim(), opt.hidden, ch, opt.activation);
-  listener_ = PopListener(P, ch, opt.hidden, game_->receiver_spec(), opt.activation);
   auto init_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("init").seed());
-  init_stacked_layers(*speaker_, init_gen);
-  init_stacked_layers(*listener_, init_gen);
+  PopulationPair agents = make_population(opt, *game_, opt.population, init_gen);
+  speaker_ = agents.speaker;
+  listener_ = agents.listener;
   speaker_opt_ = std::make_unique<torch::optim::Adam>(speaker_->parameters(), torch::optim::AdamOptions(opt.lr));
   listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), torch::optim::AdamOptions(opt.lr));
   Rng eval_rng = rng.derive("eval");
@@ -203,7 +202,11 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
 
 torch::Tensor S2P::human_channel_messages(const SignalBatch& batch) const {
   auto words = game_->human_messages(batch);
-  if (!opt_.channel.eos) return words;
+  if (!opt_.channel.eos) {
+    if (words.lt(0).any().item<bool>())
+      throw UserError("env '" + game_->name() + "' has variable-length human messages; they need agents.eos=true");
+    return words;
+  }
   auto out = torch::zeros({words.size(0), opt_.channel.max_len}, torch::kInt64);  // 0 = EOS
   out.narrow(1, 0, words.size(1)).copy_(words + 1);
   return out;
@@ -239,9 +242,12 @@ double S2P::selfplay_update(bool speaker_frozen) {
   listener_->train();
   const int64_t P = opt_.population, B = opt_.batch_size;
   SignalBatch batch = game_->sample(Split::Train, B, data_rng_);
-  auto logits = speaker_(batch.sender_input.unsqueeze(0).expand({P, B, batch.sender_input.size(1)}));
-  if (speaker_frozen) logits = logits.detach();
-  ChannelOutput msg = emit(flat(logits), opt_.relaxation, opt_.temperature, opt_.channel, gen_);
+  ChannelOutput msg;
+  {
+    std::optional<torch::NoGradGuard> frozen;  // a frozen speaker's messages carry no gradient
+    if (speaker_frozen) frozen.emplace();
+    msg = speaker_->speak(batch.sender_input, opt_.relaxation, opt_.temperature, gen_);
+  }
   auto onehots = msg.onehots.view({P, B, opt_.channel.max_len, opt_.channel.vocab_size});
   torch::Tensor perm;  // listener p hears speaker perm[p]
   if (opt_.uniform_pairing && P > 1) {
@@ -251,7 +257,7 @@ double S2P::selfplay_update(bool speaker_frozen) {
     perm = torch::tensor(order, torch::kInt64);
     onehots = onehots.index_select(0, perm);
   }
-  auto out = listener_(onehots, batch.receiver_input);
+  auto out = listener_->forward(onehots, batch.receiver_input);
   auto per = game_->loss(flat(out), repeat_for_members(batch)).view({P, B});  // by listener
   auto loss = per.mean(1).sum();
   if (opt_.relaxation == Relaxation::Reinforce && !speaker_frozen) {
@@ -275,7 +281,7 @@ double S2P::supervised_listener_update() {
   listener_->train();
   const int64_t P = opt_.population, B = seed_train_.size();
   auto oh = onehots_of(seed_train_human_, opt_.channel);
-  auto out = listener_(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), seed_train_.receiver_input);
+  auto out = listener_->forward(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), seed_train_.receiver_input);
   auto per = game_->loss(flat(out), repeat_for_members(seed_train_)).view({P, B});
   listener_opt_->zero_grad();
   per.mean(1).sum().backward();
@@ -287,12 +293,15 @@ double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Ten
                                       const torch::Tensor& member_mask) {
   speaker_->train();
   const int64_t P = opt_.population, B = batch.size();
-  auto logits = speaker_(batch.sender_input.unsqueeze(0).expand({P, B, batch.sender_input.size(1)}));
   const int64_t positions = target_msgs.dim() == 2 ? human_len_ : opt_.channel.max_len;
   auto targets = target_msgs.dim() == 2 ? target_msgs.unsqueeze(0).expand({P, B, target_msgs.size(1)}) : target_msgs;
+  auto logits = speaker_->teacher_logits(batch.sender_input, targets);
   auto logp = torch::log_softmax(logits.narrow(2, 0, positions), -1);
-  auto ce = -logp.gather(3, targets.narrow(2, 0, positions).unsqueeze(3)).squeeze(3);  // [P, B, positions]
-  auto per_member = ce.mean({1, 2});
+  targets = targets.narrow(2, 0, positions);
+  auto ce = -logp.gather(3, targets.unsqueeze(3)).squeeze(3);  // [P, B, positions]
+  // Positions after a target's EOS do not count (the ratio is exactly 1 without EOS).
+  auto alive = alive_mask(targets.reshape({P * B, positions}), opt_.channel).view({P, B, positions});
+  auto per_member = (ce * alive).mean({1, 2}) * (double(B * positions) / alive.sum({1, 2}));
   speaker_opt_->zero_grad();
   (per_member * member_mask).sum().backward();
   speaker_opt_->step();
@@ -312,8 +321,8 @@ void S2P::imitation_update() {
   torch::Tensor target;
   {
     torch::NoGradGuard no_grad;
-    auto logits = speaker_(batch.sender_input.unsqueeze(0).expand({P, B, batch.sender_input.size(1)}));
-    target = logits[imitate_best_].argmax(-1).unsqueeze(0).expand({P, B, opt_.channel.max_len});
+    auto symbols = speaker_->speak(batch.sender_input, Relaxation::Greedy, 1.0, gen_).symbols.view({P, B, -1});
+    target = symbols[imitate_best_].unsqueeze(0).expand({P, B, opt_.channel.max_len});
   }
   auto mask = torch::ones({P});
   mask[imitate_best_] = 0.0;
@@ -345,10 +354,10 @@ std::pair<torch::Tensor, torch::Tensor> S2P::play_greedy(const SignalBatch& batc
   speaker_->eval();
   listener_->eval();
   const int64_t P = opt_.population, B = batch.size();
-  auto symbols = speaker_(batch.sender_input.unsqueeze(0).expand({P, B, batch.sender_input.size(1)})).argmax(-1);
+  auto symbols = speaker_->speak(batch.sender_input, Relaxation::Greedy, 1.0, gen_).symbols.view({P, B, -1});
   auto onehots = onehots_of(flat(symbols), opt_.channel).view({P, B, opt_.channel.max_len, opt_.channel.vocab_size});
   if (shift != 0) onehots = torch::roll(onehots, {-shift}, {0});  // listener p hears speaker (p + shift) % P
-  return {symbols, listener_(onehots, batch.receiver_input)};
+  return {symbols, listener_->forward(onehots, batch.receiver_input)};
 }
 
 Metrics S2P::evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay, Play* play) {
@@ -363,10 +372,17 @@ Metrics S2P::evaluate_set(const SignalBatch& set, const std::string& split, bool
   m["sp_acc/" + split] = member_acc.mean().item<double>();
   auto human = human_channel_messages(set);
   auto oh = onehots_of(human, opt_.channel);
-  auto hout = listener_(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), set.receiver_input);
+  auto hout = listener_->forward(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), set.receiver_input);
   m["listener_human_acc/" + split] = game_->correct(flat(hout), rep).mean().item<double>();
-  auto match = (symbols.narrow(2, 0, human_len_) == human.narrow(1, 0, human_len_).unsqueeze(0)).all(2);
-  m["speaker_human_match/" + split] = match.to(torch::kFloat32).mean().item<double>();
+  // Caption exact match and token accuracy, both ignoring what follows an EOS: compare the
+  // logging forms (-1 after the end) at the human message's positions (its EOS included).
+  auto said = symbols_for_log(flat(symbols), opt_.channel).view({P, B, -1});
+  auto truth = symbols_for_log(human, opt_.channel).unsqueeze(0);
+  auto same = said == truth;
+  m["speaker_human_match/" + split] = same.all(2).to(torch::kFloat32).mean().item<double>();
+  auto human_alive = alive_mask(human, opt_.channel).unsqueeze(0);
+  m["speaker_token_acc/" + split] =
+      ((same.to(torch::kFloat32) * human_alive).sum() / (human_alive.sum() * double(P))).item<double>();
   if (P > 1) {
     for (int64_t p = 0; p < P; ++p)
       m["sp_acc_member/" + split + "/" + std::to_string(p)] = member_acc[p].item<double>();
@@ -407,7 +423,7 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
         auto gen = at::make_generator<at::CPUGeneratorImpl>(
             cic_rng_.derive(split + "@" + std::to_string(step) + "@" + std::to_string(p)).seed());
         auto tables = probe_signal_pair(
-            speaker_->forward_member(p, set.sender_input.narrow(0, 0, probed)),
+            speaker_->member_logits(p, set.sender_input.narrow(0, 0, probed)),
             [&](const torch::Tensor& onehots, const torch::Tensor& c) { return listener_->forward_member(p, onehots, c); },
             set, probed, opt_.channel, opt_.cic.max_messages, gen);
         b.cic = cic_block(tables, rows);

@@ -18,6 +18,7 @@
 
 #include <vector>
 
+#include "agents/agent.h"
 #include "agents/channel.h"
 #include "agents/population.h"
 #include "algorithms/cic_probe.h"
@@ -104,12 +105,13 @@ class S2P : public Algorithm {
   std::string nonfinite_parameter() override;
 
   // Exposed for tests.
-  PopSpeaker& speaker() { return speaker_; }
-  PopListener& listener() { return listener_; }
+  std::shared_ptr<SpeakerPopulationImpl>& speaker() { return speaker_; }
+  std::shared_ptr<ListenerPopulationImpl>& listener() { return listener_; }
   const StepPlan& last_plan() const { return last_plan_; }
   const SignalBatch& seed_train() const { return seed_train_; }
   const SignalBatch& seed_val() const { return seed_val_; }
-  // Human messages in channel form (EOS-shifted when agents.eos): [B, max_len] int64.
+  // Human messages in channel form (EOS-shifted when agents.eos: word w -> w + 1, and the -1
+  // padding of variable-length messages -> 0 = EOS): [B, max_len] int64.
   torch::Tensor human_channel_messages(const SignalBatch& batch) const;
 
  private:
@@ -136,8 +138,8 @@ class S2P : public Algorithm {
   int64_t schedule_last_;
   Rng data_rng_, pair_rng_, cic_rng_;
   at::Generator gen_;
-  PopSpeaker speaker_{nullptr};
-  PopListener listener_{nullptr};
+  std::shared_ptr<SpeakerPopulationImpl> speaker_;
+  std::shared_ptr<ListenerPopulationImpl> listener_;
   std::unique_ptr<torch::optim::Adam> speaker_opt_, listener_opt_;
   double baseline_ = 0.0;
   int64_t baseline_n_ = 0;

@@ -21,7 +21,16 @@ OptionSet signaling_agent_options() {
       .add_choice("agents.relaxation", "gumbel", {"gumbel", "st_gumbel", "reinforce"},
                   "how the speaker's discrete message is trained")
       .add_float("agents.temperature", 1.0, "Gumbel-softmax temperature tau", 1e-3, 1e3)
-      .add_float("agents.entropy_coef", 0.01, "REINFORCE entropy bonus coefficient", 0.0, 1e3);
+      .add_float("agents.entropy_coef", 0.01, "REINFORCE entropy bonus coefficient", 0.0, 1e3)
+      .add_choice("agents.arch", "linear", {"linear", "gru"},
+                  "linear: the reference Lewis agents (vectors); gru: GRU speaker and listener with an object "
+                  "encoder (Linear for vectors, CNN for images)")
+      .add_int("agents.embed", 16, "gru: symbol embedding size", 1, 100000)
+      .add_choice("agents.score", "dot", {"dot", "inv_mse"},
+                  "discrimination: candidate score, dot product or 1 / mean squared distance (gru only)")
+      .add_bool("agents.shared_encoder", false,
+                "gru: one object encoder, trained by the listener and read detached by the speaker")
+      .add_int("agents.cnn_channels", 16, "gru on images: channels of the first conv layer", 1, 4096);
   return s;
 }
 
@@ -48,6 +57,11 @@ void SignalTrainOptions::read(const Config& cfg) {
     throw UserError("agents.hidden x agents.max_len x agents.vocab_size = " + std::to_string(int64_t(weights)) +
                     " speaker weights, more than the limit of 5e8; lower one of them");
   o.activation = parse_activation(cfg.get_string("agents.activation"));
+  o.arch = parse_arch(cfg.get_string("agents.arch"));
+  o.embed = cfg.get_int("agents.embed");
+  o.score = parse_score(cfg.get_string("agents.score"));
+  o.shared_encoder = cfg.get_bool("agents.shared_encoder");
+  o.cnn_channels = cfg.get_int("agents.cnn_channels");
   o.relaxation = parse_relaxation(cfg.get_string("agents.relaxation"));
   o.temperature = cfg.get_float("agents.temperature");
   o.entropy_coef = cfg.get_float("agents.entropy_coef");
@@ -56,16 +70,22 @@ void SignalTrainOptions::read(const Config& cfg) {
   o.eval_size = cfg.get_int("eval.size");
   o.log_rows = cfg.get_int("eval.log_rows");
   o.cic = CicProbeOptions::from(cfg);
+  if (o.arch == AgentArch::Gru) {
+    // The CIC probe reads a per-position policy; a GRU speaker's depends on its earlier symbols.
+    if (o.cic.every > 0)
+      throw UserError("metrics.cic_every=" + std::to_string(o.cic.every) +
+                      " needs a non-autoregressive speaker; with agents.arch=gru use metrics.cic_every=-1");
+    o.cic.every = -1;
+  }
 }
 
 SelfPlay::SelfPlay(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
     : opt_(opt), game_(std::move(game)), data_rng_(rng.derive("data")), cic_rng_(rng.derive("cic")),
       gen_(at::make_generator<at::CPUGeneratorImpl>(rng.derive("channel").seed())) {
-  speaker_ = Speaker(game_->sender_input_dim(), opt.hidden, opt.channel, opt.activation);
-  listener_ = Listener(opt.channel, opt.hidden, game_->receiver_spec(), opt.activation);
   auto init_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("init").seed());
-  init_linear_layers(*speaker_, init_gen);
-  init_linear_layers(*listener_, init_gen);
+  AgentPair agents = make_agents(opt, *game_, init_gen);
+  speaker_ = agents.speaker;
+  listener_ = agents.listener;
   speaker_opt_ = std::make_unique<torch::optim::Adam>(speaker_->parameters(), torch::optim::AdamOptions(opt.lr));
   listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), torch::optim::AdamOptions(opt.lr));
   Rng eval_rng = rng.derive("eval");
@@ -76,8 +96,8 @@ Metrics SelfPlay::train_step(int64_t) {
   speaker_->train();
   listener_->train();
   SignalBatch batch = game_->sample(Split::Train, opt_.batch_size, data_rng_);
-  ChannelOutput msg = emit(speaker_(batch.sender_input), opt_.relaxation, opt_.temperature, opt_.channel, gen_);
-  auto out = listener_(msg.onehots, batch.receiver_input);
+  ChannelOutput msg = speaker_->speak(batch.sender_input, opt_.relaxation, opt_.temperature, gen_);
+  auto out = listener_->forward(msg.onehots, batch.receiver_input);
   auto per_episode = game_->loss(out, batch);
   auto loss = per_episode.mean();
   if (opt_.relaxation == Relaxation::Reinforce) {
@@ -100,8 +120,8 @@ std::pair<torch::Tensor, torch::Tensor> SelfPlay::play_greedy(const SignalBatch&
   torch::NoGradGuard no_grad;
   speaker_->eval();
   listener_->eval();
-  ChannelOutput msg = emit(speaker_(batch.sender_input), Relaxation::Greedy, 1.0, opt_.channel, gen_);
-  return {msg.symbols, listener_(msg.onehots, batch.receiver_input)};
+  ChannelOutput msg = speaker_->speak(batch.sender_input, Relaxation::Greedy, 1.0, gen_);
+  return {msg.symbols, listener_->forward(msg.onehots, batch.receiver_input)};
 }
 
 CicTables SelfPlay::probe_cic(const SignalBatch& set, int64_t rows, const std::string& split, int64_t step) {
@@ -110,8 +130,8 @@ CicTables SelfPlay::probe_cic(const SignalBatch& set, int64_t rows, const std::s
   listener_->eval();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(cic_rng_.derive(split + "@" + std::to_string(step)).seed());
   return probe_signal_pair(
-      speaker_(set.sender_input.narrow(0, 0, rows)),
-      [&](const torch::Tensor& onehots, const torch::Tensor& c) { return listener_(onehots, c); }, set, rows,
+      speaker_->policy_logits(set.sender_input.narrow(0, 0, rows)),
+      [&](const torch::Tensor& onehots, const torch::Tensor& c) { return listener_->forward(onehots, c); }, set, rows,
       opt_.channel, opt_.cic.max_messages, gen);
 }
 

@@ -9,6 +9,7 @@
 #include <torch/optim/adam.h>
 
 #include "agents/channel.h"
+#include "agents/factory.h"
 #include "agents/modules.h"
 #include "algorithms/algorithm.h"
 #include "algorithms/cic_probe.h"
@@ -20,10 +21,7 @@ OptionSet signaling_agent_options();
 
 // What every trainer of a speaker and a listener reads: the agents.* options, the self-play
 // batch and learning rate, the evaluation sizes and the CIC probe.
-struct SignalTrainOptions {
-  ChannelSpec channel;
-  int64_t hidden = 500;
-  Activation activation = Activation::None;
+struct SignalTrainOptions : AgentOptions {
   Relaxation relaxation = Relaxation::Gumbel;
   double temperature = 1.0, entropy_coef = 0.01, lr = 3e-3;
   int64_t batch_size = 100, eval_size = 10000, log_rows = 100;
@@ -54,8 +52,8 @@ class SelfPlay : public Algorithm {
 
   // Greedy play on a batch (no gradients): the message symbols and the listener's output.
   std::pair<torch::Tensor, torch::Tensor> play_greedy(const SignalBatch& batch);
-  Speaker& speaker() { return speaker_; }
-  Listener& listener() { return listener_; }
+  std::shared_ptr<SpeakerAgentImpl>& speaker() { return speaker_; }
+  std::shared_ptr<ListenerAgentImpl>& listener() { return listener_; }
   // The CIC probe of the first `rows` states of `set`: the speaker's policy, the listener's
   // softmax under each imposed message. Its samples depend only on the run seed, the split
   // and the step, so probing never shifts the training's random streams.
@@ -66,8 +64,8 @@ class SelfPlay : public Algorithm {
   std::shared_ptr<SignalingGame> game_;
   Rng data_rng_, cic_rng_;
   at::Generator gen_;
-  Speaker speaker_{nullptr};
-  Listener listener_{nullptr};
+  std::shared_ptr<SpeakerAgentImpl> speaker_;
+  std::shared_ptr<ListenerAgentImpl> listener_;
   std::unique_ptr<torch::optim::Adam> speaker_opt_, listener_opt_;
   double baseline_ = 0.0;
   int64_t baseline_n_ = 0;

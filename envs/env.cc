@@ -1,5 +1,10 @@
 #include "envs/env.h"
 
+#include <torch/nn/functional/loss.h>
+
+#include <algorithm>
+#include <numeric>
+
 #include "core/errors.h"
 
 namespace emcomm {
@@ -15,6 +20,37 @@ const char* split_name(Split s) {
 
 torch::Tensor SignalingGame::human_messages(const SignalBatch&) const {
   throw UserError("env '" + name() + "' has no human language for supervised learning");
+}
+
+torch::Tensor discrimination_loss(const torch::Tensor& scores, const torch::Tensor& target) {
+  namespace F = torch::nn::functional;
+  return F::cross_entropy(scores, target, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+}
+
+torch::Tensor argmax_action(const torch::Tensor& receiver_output) { return receiver_output.argmax(-1); }
+
+torch::Tensor discrimination_correct(const torch::Tensor& scores, const torch::Tensor& target) {
+  return (argmax_action(scores) == target).to(torch::kFloat32);
+}
+
+void draw_distinct(int64_t n, int64_t exclude, int64_t count, Rng& rng, std::vector<int64_t>& scratch, int64_t* out) {
+  EMCOMM_CHECK(count <= n - 1, "cannot draw " + std::to_string(count) + " distinct indices out of " + std::to_string(n - 1));
+  if ((count + 1) * 4 <= n) {
+    for (int64_t c = 0; c < count; ++c) {
+      int64_t i;
+      do i = int64_t(rng.below(uint64_t(n)));
+      while (i == exclude || std::find(out, out + c, i) != out + c);
+      out[c] = i;
+    }
+    return;
+  }
+  scratch.resize(n);
+  std::iota(scratch.begin(), scratch.end(), int64_t(0));
+  std::swap(scratch[exclude], scratch[n - 1]);
+  for (int64_t c = 0; c < count; ++c) {
+    std::swap(scratch[c], scratch[c + int64_t(rng.below(uint64_t(n - 1 - c)))]);
+    out[c] = scratch[c];
+  }
 }
 
 }  // namespace emcomm

@@ -31,6 +31,8 @@ struct SignalBatch {
   torch::Tensor receiver_input;  // [B, C, Dr] float (candidates), or undefined
   torch::Tensor target;          // [B, A] int64 (reconstruction) or [B] int64 (candidate index)
   torch::Tensor concept;         // [B, A] int64: the sender's symbolic input, for metrics
+  torch::Tensor object_ids;      // [B] int64: which stored object each target is (envs whose human
+                                 // language is per object, e.g. captions), or undefined
   int64_t size() const { return sender_input.size(0); }
 };
 
@@ -74,6 +76,17 @@ class SignalingGame : public Env {
   virtual int64_t human_length() const { return 0; }
   virtual torch::Tensor human_messages(const SignalBatch& batch) const;  // [B, human_length] int64
 };
+
+// Shared by the discrimination games (target = the candidate index [B]):
+// per-episode cross-entropy of the candidate scores [B, C], greedy pick, 1.0 where it is right.
+torch::Tensor discrimination_loss(const torch::Tensor& scores, const torch::Tensor& target);
+torch::Tensor argmax_action(const torch::Tensor& receiver_output);
+torch::Tensor discrimination_correct(const torch::Tensor& scores, const torch::Tensor& target);
+
+// Writes `count` distinct indices of [0, n), none equal to `exclude`, to out[0..count): by
+// rejection when n is much larger than count, else by a partial Fisher-Yates over `scratch`.
+// Needs count <= n - 1.
+void draw_distinct(int64_t n, int64_t exclude, int64_t count, Rng& rng, std::vector<int64_t>& scratch, int64_t* out);
 
 struct EnvEntry {
   std::string name;

@@ -1,3 +1,4 @@
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <dlfcn.h>
@@ -25,6 +26,15 @@ bool set_blas_threads(int threads) {
   if (!fn) return false;
   fn(threads);
   return true;
+}
+
+void set_threads(int threads) {
+  // With OpenBLAS, the threads go to its pool only: LibTorch's OpenMP intra-op pool forks and
+  // joins at every element-wise op above 32k elements, which on small networks costs more
+  // than it saves, and when the machine is busy each join waits for a descheduled thread
+  // (docs/PERFORMANCE.md, "Threads"). Without OpenBLAS, LibTorch gets them.
+  const bool openblas = set_blas_threads(threads);
+  at::set_num_threads(openblas ? 1 : threads);
 }
 
 }  // namespace emcomm

@@ -18,6 +18,10 @@ const char* kUsage =
     "                                                             a grid of runs, results.csv + summary.md\n"
     "  sweep   (compare's arguments)   the same grid under MPI: mpirun -n R emcomm sweep ...\n"
     "  analyze RUN.h5 [--split S] [--step latest|all|N] [--json] [--no-write]   metrics from a run file\n"
+    "  bench [--json] [--only NAME,...] [--seconds S] [--threads N] [--vs-python]\n"
+    "                                                             throughput of each workload (docs/PERFORMANCE.md)\n"
+    "  make-dataset OUT.h5 [--size=N --image_size=S --objects=K --noise=X --seed=S ...] [--overwrite]\n"
+    "                                                             synthetic scenes + captions (docs/dataset-format.md)\n"
     "  help                                                       this text\n"
     "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error\n";
 
@@ -37,11 +41,13 @@ int main(int argc, char** argv) {
     if (cmd == "compare") return emcomm::compare_command(args);
     if (cmd == "sweep") return emcomm::sweep_command(args);
     if (cmd == "analyze") return emcomm::analyze_command(args);
+    if (cmd == "bench") return emcomm::bench_command(args);
+    if (cmd == "make-dataset") return emcomm::make_dataset_command(args);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, help");
+    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, make-dataset, bench, help");
   } catch (const emcomm::UserError& e) {
     std::fprintf(stderr, "emcomm: error: %s\n", e.what());
     return 2;

@@ -124,8 +124,7 @@ int train_command(const std::vector<std::string>& args) {
   cfg.set("run.out", run_dir.string());
 
   const int threads = int(cfg.get_int("run.threads"));
-  at::set_num_threads(threads);
-  set_blas_threads(threads);
+  set_threads(threads);
   double gflops = measure_matmul_gflops();
   if (gflops < kSlowBlasGflops)
     std::fprintf(stderr,

@@ -81,7 +81,6 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `emcomm ARGS` (a shell-quoted argument string) and captures its output and exit code.
 // Runs a shell command with stderr joined to stdout.
 inline CommandResult run_shell(const std::string& command) {
   CommandResult r;

@@ -210,10 +210,10 @@ torch::Tensor LewisGame::loss(const torch::Tensor& out, const SignalBatch& batch
                                F::CrossEntropyFuncOptions().reduction(torch::kNone));
     return ce.view({B, opt_.attributes}).sum(1);
   }
-  return F::cross_entropy(out, batch.target, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  return discrimination_loss(out, batch.target);
 }
 
-torch::Tensor LewisGame::receiver_action(const torch::Tensor& out) const { return out.argmax(-1); }
+torch::Tensor LewisGame::receiver_action(const torch::Tensor& out) const { return argmax_action(out); }
 
 torch::Tensor LewisGame::correct(const torch::Tensor& out, const SignalBatch& batch) const {
   auto hit = receiver_action(out) == batch.target;

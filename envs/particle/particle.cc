@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/errors.h"
@@ -42,6 +43,7 @@ ParticleWorld::ParticleWorld(const Options& opt) : opt_(opt) {
   // code runs for entities with collide set.
   size_ = {0.05f, sl ? 0.075f : 0.05f, sl ? 0.04f : 0.05f, sl ? 0.04f : 0.05f, sl ? 0.04f : 0.05f};
   collide_.assign(entities(), 0);
+  any_collide_ = std::count(collide_.begin(), collide_.end(), 1) >= 2;
   const float hi = sl ? 0.65f : 0.75f, lo = sl ? 0.15f : 0.25f;
   colour_ = {hi, lo, lo, lo, hi, lo, lo, lo, hi};
 }
@@ -63,6 +65,11 @@ AgentSpec ParticleWorld::agent_spec(int64_t agent) const {
 }
 
 MarkovState ParticleWorld::reset(int64_t batch, Rng& rng) {
+  reset_raw(batch, rng);
+  return state();
+}
+
+void ParticleWorld::reset_raw(int64_t batch, Rng& rng) {
   EMCOMM_CHECK(batch >= 1, "reset needs at least one world");
   B_ = batch;
   t_ = 0;
@@ -72,6 +79,7 @@ MarkovState ParticleWorld::reset(int64_t batch, Rng& rng) {
   force_.assign(B_ * E * 2, 0.0f);
   comm_.assign(B_ * 2 * comm_dim(), 0.0f);
   goal_.assign(B_ * 2, 0);
+  reward_.assign(B_ * 2, 0.0f);
   for (int64_t b = 0; b < B_; ++b) {
     // Reference order: goals first, then agent positions, then landmark positions.
     if (opt_.scenario == Scenario::SpeakerListener) {
@@ -85,39 +93,40 @@ MarkovState ParticleWorld::reset(int64_t batch, Rng& rng) {
       pos_[(b * E + e) * 2 + 1] = uniform_pm1(rng);
     }
   }
-  return state(std::vector<float>(B_ * 2, 0.0f));
 }
 
-MarkovState ParticleWorld::state(const std::vector<float>& reward) const {
-  const int64_t C = comm_dim();
+void ParticleWorld::write_obs(int64_t i, float* o) const {
+  const int64_t C = comm_dim(), D = agent_spec(i).obs_dim;
   const bool sl = opt_.scenario == Scenario::SpeakerListener;
+  for (int64_t b = 0; b < B_; ++b) {
+    float* row = o + b * D;
+    if (sl && i == 0) {
+      const float* c = colour(goal_[b * 2]);
+      row[0] = c[0], row[1] = c[1], row[2] = c[2];
+      continue;
+    }
+    const float* p = position(b, i);
+    const float* v = velocity(b, i);
+    int64_t k = 0;
+    row[k++] = v[0], row[k++] = v[1];
+    for (int64_t l = 0; l < kLandmarks; ++l) {
+      const float* q = position(b, 2 + l);
+      row[k++] = q[0] - p[0], row[k++] = q[1] - p[1];
+    }
+    if (!sl) {
+      const float* c = colour(goal_[b * 2 + i]);
+      row[k++] = c[0], row[k++] = c[1], row[k++] = c[2];
+    }
+    const float* heard = &comm_[(b * 2 + (1 - i)) * C];
+    for (int64_t c = 0; c < C; ++c) row[k++] = heard[c];
+  }
+}
+
+MarkovState ParticleWorld::state() const {
   MarkovState s;
   for (int64_t i = 0; i < 2; ++i) {
-    const int64_t D = agent_spec(i).obs_dim;
-    auto obs = torch::empty({B_, D}, torch::kFloat32);
-    float* o = obs.data_ptr<float>();
-    for (int64_t b = 0; b < B_; ++b) {
-      float* row = o + b * D;
-      if (sl && i == 0) {
-        const float* c = colour(goal_[b * 2]);
-        row[0] = c[0], row[1] = c[1], row[2] = c[2];
-        continue;
-      }
-      const float* p = position(b, i);
-      const float* v = velocity(b, i);
-      int64_t k = 0;
-      row[k++] = v[0], row[k++] = v[1];
-      for (int64_t l = 0; l < kLandmarks; ++l) {
-        const float* q = position(b, 2 + l);
-        row[k++] = q[0] - p[0], row[k++] = q[1] - p[1];
-      }
-      if (!sl) {
-        const float* c = colour(goal_[b * 2 + i]);
-        row[k++] = c[0], row[k++] = c[1], row[k++] = c[2];
-      }
-      const float* heard = &comm_[(b * 2 + (1 - i)) * C];
-      for (int64_t c = 0; c < C; ++c) row[k++] = heard[c];
-    }
+    auto obs = torch::empty({B_, agent_spec(i).obs_dim}, torch::kFloat32);
+    write_obs(i, obs.data_ptr<float>());
     s.obs.push_back(obs);
   }
   const bool done = t_ >= opt_.episode_length;
@@ -129,7 +138,7 @@ MarkovState ParticleWorld::state(const std::vector<float>& reward) const {
       if (speaks(i) && t_ + 1 < opt_.episode_length) s.speaks.select(1, i).fill_(true);
       if (moves(i)) s.acts.select(1, i).fill_(true);
     }
-  s.reward = torch::from_blob(const_cast<float*>(reward.data()), {B_, 2}, torch::kFloat32).clone();
+  s.reward = torch::from_blob(const_cast<float*>(reward_.data()), {B_, 2}, torch::kFloat32).clone();
   s.done = torch::full({B_}, done, torch::kBool);
   return s;
 }
@@ -157,7 +166,7 @@ MarkovState ParticleWorld::step(const torch::Tensor& actions, const torch::Tenso
 
 MarkovState ParticleWorld::step_soft(const torch::Tensor& actions, const torch::Tensor& messages, Rng&) {
   EMCOMM_CHECK(B_ > 0 && t_ < opt_.episode_length, "step() needs an episode in progress (call reset())");
-  const int64_t E = entities(), C = comm_dim();
+  const int64_t C = comm_dim();
   EMCOMM_CHECK(actions.dim() == 3 && actions.size(0) == B_ && actions.size(1) == 2 &&
                    (actions.size(2) >= kMoveValues || (!moves(0) && !moves(1))),
                "particle soft actions must be [B, 2, >=5]");
@@ -165,9 +174,15 @@ MarkovState ParticleWorld::step_soft(const torch::Tensor& actions, const torch::
                "particle soft messages must be [B, 2, >=" + std::to_string(C) + "]");
   auto act = actions.to(torch::kFloat32).contiguous();
   auto msg = messages.to(torch::kFloat32).contiguous();
-  const float* ap = act.data_ptr<float>();
-  const float* mp = msg.data_ptr<float>();
-  const int64_t FA = act.size(2), FM = msg.size(2);
+  step_raw(act.data_ptr<float>(), act.size(2), msg.data_ptr<float>(), msg.size(2));
+  return state();
+}
+
+void ParticleWorld::step_raw(const float* ap, int64_t FA, const float* mp, int64_t FM) {
+  EMCOMM_CHECK(B_ > 0 && t_ < opt_.episode_length, "step() needs an episode in progress (call reset())");
+  EMCOMM_CHECK((FA >= kMoveValues || (!moves(0) && !moves(1))) && FM >= comm_dim(),
+               "particle step_raw: actions need >= 5 values, messages >= the channel's");
+  const int64_t E = entities(), C = comm_dim();
   std::fill(force_.begin(), force_.end(), 0.0f);
   for (int64_t b = 0; b < B_; ++b) {
     float* f = &force_[b * E * 2];
@@ -179,7 +194,7 @@ MarkovState ParticleWorld::step_soft(const torch::Tensor& actions, const torch::
       f[i * 2 + 1] += (u[3] - u[4]) * kSensitivity;
     }
     // Contact forces between colliding entities.
-    for (int64_t x = 0; x < E; ++x)
+    for (int64_t x = 0; x < (any_collide_ ? E : 0); ++x)
       for (int64_t y = x + 1; y < E; ++y) {
         if (!collide_[x] || !collide_[y]) continue;
         const float* px = position(b, x);
@@ -209,7 +224,6 @@ MarkovState ParticleWorld::step_soft(const torch::Tensor& actions, const torch::
     }
   }
   ++t_;
-  std::vector<float> reward(B_ * 2, 0.0f);
   for (int64_t b = 0; b < B_; ++b) {
     float r = 0;
     auto d2 = [&](int64_t agent, int64_t landmark) {
@@ -219,9 +233,8 @@ MarkovState ParticleWorld::step_soft(const torch::Tensor& actions, const torch::
     };
     if (opt_.scenario == Scenario::SpeakerListener) r = -2.0f * d2(1, goal_[b * 2]);  // both agents' rewards summed
     else r = -d2(1, goal_[b * 2]) - d2(0, goal_[b * 2 + 1]);
-    reward[b * 2] = reward[b * 2 + 1] = r;
+    reward_[b * 2] = reward_[b * 2 + 1] = r;
   }
-  return state(reward);
 }
 
 torch::Tensor ParticleWorld::impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,

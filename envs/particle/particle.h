@@ -71,11 +71,22 @@ class ParticleWorld : public MarkovGame {
   std::vector<uint8_t> target_reach() const;
   std::vector<uint8_t> target_touch() const;
 
+  // The allocation-free core that reset()/step_soft() wrap with tensors (and `emcomm bench`
+  // drives directly): once a batch size has been reset, these touch only buffers the world
+  // already holds. reset_raw starts `batch` episodes; step_raw takes soft actions [B, 2, fa]
+  // and messages [B, 2, fm] as contiguous floats (same rules as step_soft) and updates the
+  // worlds and rewards in place; write_obs writes agent i's observations [B, obs_dim] to `out`.
+  void reset_raw(int64_t batch, Rng& rng);
+  void step_raw(const float* actions, int64_t fa, const float* messages, int64_t fm);
+  void write_obs(int64_t agent, float* out) const;
+  // The reward of the last step to agent i in world b (0 after reset).
+  float reward(int64_t b, int64_t agent) const { return reward_[b * 2 + agent]; }
+
   static constexpr float kDt = 0.1f, kDamping = 0.25f, kSensitivity = 5.0f, kContactForce = 100.0f,
                          kContactMargin = 1e-3f;
 
  private:
-  MarkovState state(const std::vector<float>& reward) const;
+  MarkovState state() const;
   int64_t comm_dim() const { return opt_.scenario == Scenario::SpeakerListener ? 3 : opt_.dim_c; }
   bool moves(int64_t agent) const { return opt_.scenario == Scenario::Reference || agent == 1; }
   bool speaks(int64_t agent) const { return opt_.scenario == Scenario::Reference || agent == 0; }
@@ -83,6 +94,7 @@ class ParticleWorld : public MarkovGame {
   Options opt_;
   std::vector<float> size_;     // [E]
   std::vector<uint8_t> collide_;  // [E]
+  bool any_collide_ = false;      // at least two entities collide (else no contact forces)
   std::vector<float> colour_;   // [3 landmarks, 3]
   // Episode state.
   int64_t B_ = 0, t_ = 0;
@@ -90,6 +102,7 @@ class ParticleWorld : public MarkovGame {
   std::vector<float> comm_;       // [B, N, C]: what each agent's channel carries
   std::vector<int64_t> goal_;     // [B, N]
   std::vector<float> force_;      // [B, E, 2] scratch
+  std::vector<float> reward_;     // [B, N]: the last step's rewards
 };
 
 }  // namespace emcomm
