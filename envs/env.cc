@@ -33,6 +33,28 @@ torch::Tensor discrimination_correct(const torch::Tensor& scores, const torch::T
   return (argmax_action(scores) == target).to(torch::kFloat32);
 }
 
+std::vector<int64_t> sample_positions(int64_t n, int64_t batch, Rng& rng) {
+  std::vector<int64_t> positions(batch);
+  for (auto& k : positions) k = int64_t(rng.below(uint64_t(n)));
+  return positions;
+}
+
+std::vector<int64_t> eval_positions(int64_t n, int64_t size) {
+  if (size <= 0 || size > n) size = n;
+  std::vector<int64_t> positions(size);
+  for (int64_t k = 0; k < size; ++k) positions[k] = k * n / size;
+  return positions;
+}
+
+std::vector<int64_t> slice_positions(Split split, int64_t n, int64_t first, int64_t count) {
+  if (first < 0 || count < 0 || first + count > n)
+    throw UserError("requested objects " + std::to_string(first) + ".." + std::to_string(first + count - 1) +
+                    " of the " + split_name(split) + " split, which has " + std::to_string(n));
+  std::vector<int64_t> positions(count);
+  std::iota(positions.begin(), positions.end(), first);
+  return positions;
+}
+
 void draw_distinct(int64_t n, int64_t exclude, int64_t count, Rng& rng, std::vector<int64_t>& scratch, int64_t* out) {
   EMCOMM_CHECK(count <= n - 1, "cannot draw " + std::to_string(count) + " distinct indices out of " + std::to_string(n - 1));
   if ((count + 1) * 4 <= n) {

@@ -83,6 +83,13 @@ torch::Tensor discrimination_loss(const torch::Tensor& scores, const torch::Tens
 torch::Tensor argmax_action(const torch::Tensor& receiver_output);
 torch::Tensor discrimination_correct(const torch::Tensor& scores, const torch::Tensor& target);
 
+// The positions within a split of n objects that the SignalingGame calls cover (see above):
+// sample: `batch` uniform draws; eval_set: `size` positions spread evenly (0 or > n: all);
+// slice: first .. first+count-1, a UserError naming the split when out of range.
+std::vector<int64_t> sample_positions(int64_t n, int64_t batch, Rng& rng);
+std::vector<int64_t> eval_positions(int64_t n, int64_t size);
+std::vector<int64_t> slice_positions(Split split, int64_t n, int64_t first, int64_t count);
+
 // Writes `count` distinct indices of [0, n), none equal to `exclude`, to out[0..count): by
 // rejection when n is much larger than count, else by a partial Fisher-Yates over `scratch`.
 // Needs count <= n - 1.

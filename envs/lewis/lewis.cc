@@ -134,8 +134,10 @@ torch::Tensor LewisGame::decode(const std::vector<int64_t>& ids) const {
   return out;
 }
 
-SignalBatch LewisGame::make_batch(const std::vector<int64_t>& targets, Split split, Rng& rng) const {
-  const int64_t B = targets.size(), A = opt_.attributes, V = opt_.values;
+SignalBatch LewisGame::make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const {
+  const int64_t B = positions.size(), A = opt_.attributes, V = opt_.values;
+  std::vector<int64_t> targets(B);
+  for (int64_t r = 0; r < B; ++r) targets[r] = object_at(split, positions[r]);
   SignalBatch b;
   b.concept = decode(targets);
   b.sender_input = torch::one_hot(b.concept, V).view({B, A * V}).to(torch::kFloat32);
@@ -145,30 +147,12 @@ SignalBatch LewisGame::make_batch(const std::vector<int64_t>& targets, Split spl
   }
   // Discrimination: C distinct objects from the split, the target at a random slot.
   const int64_t C = opt_.distractors + 1, n = split_size(split);
-  std::vector<int64_t> cand(B * C), slot(B), scratch;
+  std::vector<int64_t> cand(B * C), slot(B), picked(C - 1), scratch;
   for (int64_t r = 0; r < B; ++r) {
     int64_t* row = &cand[r * C];
     row[0] = targets[r];
-    if (C * 4 <= n) {  // rejection: cheap when the split is much larger than C
-      for (int64_t c = 1; c < C; ++c) {
-        int64_t id;
-        bool dup;
-        do {
-          id = object_at(split, rng.below(n));
-          dup = std::find(row, row + c, id) != row + c;
-        } while (dup);
-        row[c] = id;
-      }
-    } else {  // partial Fisher-Yates over the split, skipping the target
-      scratch.resize(n);
-      for (int64_t i = 0; i < n; ++i) scratch[i] = object_at(split, i);
-      std::swap(*std::find(scratch.begin(), scratch.end(), targets[r]), scratch[n - 1]);
-      for (int64_t c = 1; c < C; ++c) {
-        int64_t j = c - 1 + rng.below(n - 1 - (c - 1));
-        std::swap(scratch[c - 1], scratch[j]);
-        row[c] = scratch[c - 1];
-      }
-    }
+    draw_distinct(n, positions[r], C - 1, rng, scratch, picked.data());
+    for (int64_t c = 1; c < C; ++c) row[c] = object_at(split, picked[c - 1]);
     slot[r] = rng.below(C);
     std::swap(row[0], row[slot[r]]);
   }
@@ -178,28 +162,15 @@ SignalBatch LewisGame::make_batch(const std::vector<int64_t>& targets, Split spl
 }
 
 SignalBatch LewisGame::sample(Split split, int64_t batch, Rng& rng) const {
-  const int64_t n = split_size(split);
-  std::vector<int64_t> ids(batch);
-  for (auto& id : ids) id = object_at(split, rng.below(n));
-  return make_batch(ids, split, rng);
+  return make_batch(sample_positions(split_size(split), batch, rng), split, rng);
 }
 
 SignalBatch LewisGame::eval_set(Split split, int64_t size, Rng& rng) const {
-  const int64_t n = split_size(split);
-  if (size <= 0 || size > n) size = n;
-  std::vector<int64_t> ids(size);
-  for (int64_t k = 0; k < size; ++k) ids[k] = object_at(split, k * n / size);
-  return make_batch(ids, split, rng);
+  return make_batch(eval_positions(split_size(split), size), split, rng);
 }
 
 SignalBatch LewisGame::slice(Split split, int64_t first, int64_t count, Rng& rng) const {
-  const int64_t n = split_size(split);
-  if (first < 0 || count < 0 || first + count > n)
-    throw UserError("requested objects " + std::to_string(first) + ".." + std::to_string(first + count - 1) +
-                    " of the " + split_name(split) + " split, which has " + std::to_string(n));
-  std::vector<int64_t> ids(count);
-  for (int64_t k = 0; k < count; ++k) ids[k] = object_at(split, first + k);
-  return make_batch(ids, split, rng);
+  return make_batch(slice_positions(split, split_size(split), first, count), split, rng);
 }
 
 torch::Tensor LewisGame::loss(const torch::Tensor& out, const SignalBatch& batch) const {

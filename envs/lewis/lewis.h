@@ -72,7 +72,8 @@ class LewisGame : public SignalingGame {
   torch::Tensor decode(const std::vector<int64_t>& ids) const;
 
  private:
-  SignalBatch make_batch(const std::vector<int64_t>& targets, Split split, Rng& rng) const;
+  // positions: indices within the split (0 <= k < split_size).
+  SignalBatch make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const;
 
   Options opt_;
   int64_t num_objects_;

@@ -84,7 +84,7 @@ void ReferentialGame::init(const std::string& source) {
     auto hwc = torch::from_blob(data_.images.data(), {N, data_.height, data_.width, 3}, torch::kUInt8);
     objects_ = hwc.permute({0, 3, 1, 2}).contiguous();
   } else {
-    objects_ = torch::from_blob(data_.features.data(), {N, data_.feature_dim}, torch::kFloat32).clone();
+    objects_ = torch::from_blob(data_.features.data(), {N, data_.feature_dim}, torch::kFloat32);  // no copy
   }
   if (data_.has_concepts())
     concepts_ = torch::from_blob(data_.concepts.data(), {N, data_.attributes}, torch::kInt32).to(torch::kInt64);
@@ -143,8 +143,10 @@ int64_t ReferentialGame::human_vocab_size() const {
   return data_.has_captions() ? int64_t(data_.vocab.size()) - (kFirstWord - 1) : 0;
 }
 
-SignalBatch ReferentialGame::make_batch(const std::vector<int64_t>& targets, Split split, Rng& rng) const {
-  const int64_t B = int64_t(targets.size()), C = distractors_ + 1;
+SignalBatch ReferentialGame::make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const {
+  const int64_t B = int64_t(positions.size()), C = distractors_ + 1;
+  std::vector<int64_t> targets(B);
+  for (int64_t r = 0; r < B; ++r) targets[r] = row_at(split, positions[r]);
   const auto& classes = classes_[int(split)];
   const int64_t K = int64_t(classes.size());
   std::vector<int64_t> cand(B * C), slot(B), picked(C - 1), scratch;
@@ -175,28 +177,15 @@ SignalBatch ReferentialGame::make_batch(const std::vector<int64_t>& targets, Spl
 }
 
 SignalBatch ReferentialGame::sample(Split split, int64_t batch, Rng& rng) const {
-  const auto& rows = rows_[int(split)];
-  std::vector<int64_t> ids(batch);
-  for (auto& id : ids) id = rows[rng.below(rows.size())];
-  return make_batch(ids, split, rng);
+  return make_batch(sample_positions(split_size(split), batch, rng), split, rng);
 }
 
 SignalBatch ReferentialGame::eval_set(Split split, int64_t size, Rng& rng) const {
-  const int64_t n = split_size(split);
-  if (size <= 0 || size > n) size = n;
-  std::vector<int64_t> ids(size);
-  for (int64_t k = 0; k < size; ++k) ids[k] = row_at(split, k * n / size);
-  return make_batch(ids, split, rng);
+  return make_batch(eval_positions(split_size(split), size), split, rng);
 }
 
 SignalBatch ReferentialGame::slice(Split split, int64_t first, int64_t count, Rng& rng) const {
-  const int64_t n = split_size(split);
-  if (first < 0 || count < 0 || first + count > n)
-    throw UserError("requested objects " + std::to_string(first) + ".." + std::to_string(first + count - 1) + " of the " +
-                    split_name(split) + " split, which has " + std::to_string(n));
-  std::vector<int64_t> ids(count);
-  for (int64_t k = 0; k < count; ++k) ids[k] = row_at(split, first + k);
-  return make_batch(ids, split, rng);
+  return make_batch(slice_positions(split, split_size(split), first, count), split, rng);
 }
 
 torch::Tensor ReferentialGame::loss(const torch::Tensor& out, const SignalBatch& batch) const {
@@ -228,6 +217,8 @@ std::string ReferentialGame::human_text(const torch::Tensor& word_ids) const {
 
 static const bool kRegistered = EnvRegistry::add(
     {"referential", "referential image game: target + distractors, synthetic scenes or an HDF5 dataset",
+     // The run's env rng is not needed: the data come from env.data_seed (or the file) and the
+     // distractors from the rng the trainer passes to sample().
      ReferentialGame::option_set(), [](const Config& cfg, Rng) -> std::shared_ptr<Env> {
        return std::make_shared<ReferentialGame>(ReferentialGame::Options::from(cfg));
      }});

@@ -35,6 +35,8 @@ class ReferentialGame : public SignalingGame {
   explicit ReferentialGame(const Options& opt);
   // A game over a dataset already in memory; `source` names it in error messages.
   ReferentialGame(Dataset data, int64_t distractors, const std::string& source);
+  ReferentialGame(const ReferentialGame&) = delete;  // objects_ may view data_'s buffer
+  ReferentialGame& operator=(const ReferentialGame&) = delete;
 
   std::string name() const override { return "referential"; }
   int64_t sender_input_dim() const override { return data_.object_size(); }
@@ -63,11 +65,12 @@ class ReferentialGame : public SignalingGame {
 
  private:
   void init(const std::string& source);
-  SignalBatch make_batch(const std::vector<int64_t>& targets, Split split, Rng& rng) const;
+  // positions: indices within the split (0 <= k < split_size).
+  SignalBatch make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const;
 
   Dataset data_;
   int64_t distractors_;
-  torch::Tensor objects_;   // uint8 [N, 3, H, W] or float [N, D]
+  torch::Tensor objects_;   // uint8 [N, 3, H, W] (a copy), or float [N, D] viewing data_.features
   torch::Tensor concepts_;  // int64 [N, A] or undefined
   torch::Tensor human_;     // int64 [N, L] word ids, -1 padded, or undefined
   std::vector<int64_t> rows_[3];
