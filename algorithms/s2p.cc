@@ -448,17 +448,11 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
   return m;
 }
 
+// The pair state as in selfplay, plus the schedule, pairing, imitation and model selection.
 void S2P::save_state(state::Out& ar) {
-  state::put(ar, "speaker", *speaker_);
-  state::put(ar, "listener", *listener_);
-  state::put(ar, "speaker_opt", *speaker_opt_);
-  state::put(ar, "listener_opt", *listener_opt_);
+  pair_state().save(ar);
   state::put(ar, "schedule_rng", schedule_.rng());
-  state::put(ar, "data_rng", data_rng_);
   state::put(ar, "pair_rng", pair_rng_);
-  state::put(ar, "channel_gen", gen_);
-  state::put(ar, "baseline", baseline_);
-  state::put(ar, "baseline_n", baseline_n_);
   state::put(ar, "imitate_left", imitate_left_);
   state::put(ar, "imitate_best", imitate_best_);
   state::put(ar, "best_score", best_score_);
@@ -467,16 +461,9 @@ void S2P::save_state(state::Out& ar) {
 }
 
 void S2P::load_state(state::In& ar) {
-  state::get(ar, "speaker", *speaker_);
-  state::get(ar, "listener", *listener_);
-  state::get(ar, "speaker_opt", *speaker_opt_);
-  state::get(ar, "listener_opt", *listener_opt_);
+  pair_state().load(ar);
   state::get(ar, "schedule_rng", schedule_.rng());
-  state::get(ar, "data_rng", data_rng_);
   state::get(ar, "pair_rng", pair_rng_);
-  state::get(ar, "channel_gen", gen_);
-  baseline_ = state::get_double(ar, "baseline");
-  baseline_n_ = state::get_int(ar, "baseline_n");
   imitate_left_ = state::get_int(ar, "imitate_left");
   imitate_best_ = state::get_int(ar, "imitate_best");
   best_score_ = state::get_double(ar, "best_score");
@@ -484,9 +471,10 @@ void S2P::load_state(state::In& ar) {
   best_params_ = state::get_tensors(ar, "best_params");
 }
 
-std::string S2P::nonfinite_parameter() {
-  std::string bad = state::first_nonfinite(*speaker_, "speaker");
-  return bad.empty() ? state::first_nonfinite(*listener_, "listener") : bad;
+std::string S2P::nonfinite_parameter() { return pair_state().nonfinite(); }
+
+state::SignalPairState S2P::pair_state() {
+  return {*speaker_, *listener_, *speaker_opt_, *listener_opt_, data_rng_, gen_, baseline_, baseline_n_};
 }
 
 Metrics S2P::final_metrics(const Metrics& last_eval) {

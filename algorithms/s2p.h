@@ -26,6 +26,9 @@
 #include "algorithms/algorithm.h"
 
 namespace emcomm {
+namespace state {
+struct SignalPairState;
+}
 
 enum class Schedule { SelfPlay, Supervised, Sup2Sp, Sp2Sup, Sched, SchedFrz, SchedRandFrz, Rand };
 Schedule parse_schedule(const std::string& name);
@@ -115,6 +118,7 @@ class S2P : public Algorithm {
   torch::Tensor human_channel_messages(const SignalBatch& batch) const;
 
  private:
+  state::SignalPairState pair_state();  // the checkpointed state shared with selfplay/s2p
   double selfplay_update(bool speaker_frozen);
   double supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
                                    const torch::Tensor& member_mask);

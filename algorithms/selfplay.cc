@@ -156,32 +156,12 @@ Metrics SelfPlay::evaluate(int64_t step, RunWriter& log) {
 
 void SelfPlay::save(const std::string& path) { save_pair(*speaker_, *listener_, path); }
 
-void SelfPlay::save_state(state::Out& ar) {
-  state::put(ar, "speaker", *speaker_);
-  state::put(ar, "listener", *listener_);
-  state::put(ar, "speaker_opt", *speaker_opt_);
-  state::put(ar, "listener_opt", *listener_opt_);
-  state::put(ar, "data_rng", data_rng_);
-  state::put(ar, "channel_gen", gen_);
-  state::put(ar, "baseline", baseline_);
-  state::put(ar, "baseline_n", baseline_n_);
+state::SignalPairState SelfPlay::pair_state() {
+  return {*speaker_, *listener_, *speaker_opt_, *listener_opt_, data_rng_, gen_, baseline_, baseline_n_};
 }
-
-void SelfPlay::load_state(state::In& ar) {
-  state::get(ar, "speaker", *speaker_);
-  state::get(ar, "listener", *listener_);
-  state::get(ar, "speaker_opt", *speaker_opt_);
-  state::get(ar, "listener_opt", *listener_opt_);
-  state::get(ar, "data_rng", data_rng_);
-  state::get(ar, "channel_gen", gen_);
-  baseline_ = state::get_double(ar, "baseline");
-  baseline_n_ = state::get_int(ar, "baseline_n");
-}
-
-std::string SelfPlay::nonfinite_parameter() {
-  std::string bad = state::first_nonfinite(*speaker_, "speaker");
-  return bad.empty() ? state::first_nonfinite(*listener_, "listener") : bad;
-}
+void SelfPlay::save_state(state::Out& ar) { pair_state().save(ar); }
+void SelfPlay::load_state(state::In& ar) { pair_state().load(ar); }
+std::string SelfPlay::nonfinite_parameter() { return pair_state().nonfinite(); }
 
 static const bool kRegistered = AlgorithmRegistry::add(
     {"selfplay", "self-play: speaker and listener trained together on the game's loss",

@@ -15,6 +15,9 @@
 #include "algorithms/cic_probe.h"
 
 namespace emcomm {
+namespace state {
+struct SignalPairState;
+}
 
 // agents.* options of speaker/listener games, shared by every algorithm that trains them.
 OptionSet signaling_agent_options();
@@ -60,6 +63,7 @@ class SelfPlay : public Algorithm {
   CicTables probe_cic(const SignalBatch& set, int64_t rows, const std::string& split, int64_t step);
 
  private:
+  state::SignalPairState pair_state();  // the checkpointed state shared with selfplay/s2p
   Options opt_;
   std::shared_ptr<SignalingGame> game_;
   Rng data_rng_, cic_rng_;

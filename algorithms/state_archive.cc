@@ -117,6 +117,33 @@ std::vector<torch::Tensor> get_tensors(In& ar, const std::string& key) {
   return out;
 }
 
+void SignalPairState::save(Out& ar) const {
+  put(ar, "speaker", speaker);
+  put(ar, "listener", listener);
+  put(ar, "speaker_opt", speaker_opt);
+  put(ar, "listener_opt", listener_opt);
+  put(ar, "data_rng", data_rng);
+  put(ar, "channel_gen", channel_gen);
+  put(ar, "baseline", baseline);
+  put(ar, "baseline_n", baseline_n);
+}
+
+void SignalPairState::load(In& ar) const {
+  get(ar, "speaker", speaker);
+  get(ar, "listener", listener);
+  get(ar, "speaker_opt", speaker_opt);
+  get(ar, "listener_opt", listener_opt);
+  get(ar, "data_rng", data_rng);
+  get(ar, "channel_gen", channel_gen);
+  baseline = get_double(ar, "baseline");
+  baseline_n = get_int(ar, "baseline_n");
+}
+
+std::string SignalPairState::nonfinite() const {
+  const std::string bad = first_nonfinite(speaker, "speaker");
+  return bad.empty() ? first_nonfinite(listener, "listener") : bad;
+}
+
 std::string first_nonfinite(const torch::nn::Module& module, const std::string& prefix) {
   torch::NoGradGuard no_grad;
   for (const auto& p : module.named_parameters())

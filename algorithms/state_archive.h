@@ -38,6 +38,21 @@ void get(In& ar, const std::string& key, torch::optim::Optimizer& opt);
 Metrics get_metrics(In& ar, const std::string& key);
 std::vector<torch::Tensor> get_tensors(In& ar, const std::string& key);
 
+// What every speaker-listener trainer (selfplay, s2p) keeps: both agents, their optimisers,
+// the data generator, the channel's generator and the REINFORCE baseline.
+struct SignalPairState {
+  torch::nn::Module &speaker, &listener;
+  torch::optim::Optimizer &speaker_opt, &listener_opt;
+  Rng& data_rng;
+  at::Generator& channel_gen;
+  double& baseline;
+  int64_t& baseline_n;
+  void save(Out& ar) const;
+  void load(In& ar) const;
+  // first_nonfinite() of the speaker, then of the listener.
+  std::string nonfinite() const;
+};
+
 // "<prefix>.<parameter name>" of the first parameter of `module` holding a NaN or an
 // infinity, or "" when every parameter is finite.
 std::string first_nonfinite(const torch::nn::Module& module, const std::string& prefix);

@@ -37,6 +37,8 @@ const Setup kMaddpg{"particle_speaker_listener_maddpg.ini",
                     " --maddpg.batch=64 --maddpg.update_every=100 --eval.size=50 --eval.log_rows=20 --metrics.cic_rows=10"
                     " --run.checkpoint_every=4"};
 
+const Setup kReinforce{"mcg_reinforce.ini", " --train.steps=60 --train.eval_every=10 --run.checkpoint_every=20"};
+
 std::string train_args(const Setup& s, const std::string& out, const std::string& more = "") {
   return "train '" + test::source_path("experiments/configs/" + s.config) + "' --run.out='" + out + "'" + s.extra +
          more;
@@ -163,6 +165,10 @@ TEST_CASE("resume: an S2P run with random schedule and population and imitation 
 
 TEST_CASE("resume: a MADDPG run (replay buffers) resumes exactly", "[e2e][resume][maddpg]") {
   check_resume_equivalence(kMaddpg, 3);
+}
+
+TEST_CASE("resume: a REINFORCE run on a matrix communication game resumes exactly", "[e2e][resume]") {
+  check_resume_equivalence(kReinforce, 27);
 }
 
 TEST_CASE("resume: rows flushed after the resumed checkpoint are dropped and damaged checkpoints skipped",
