@@ -47,7 +47,7 @@ TEST_CASE("referential e2e: the self-play and S2P image configs train with GRU a
   auto linear = train(dir, "referential_selfplay.ini", "--train.steps=2 --agents.arch=linear");
   CHECK(linear.exit_code == 2);
   CHECK_THAT(linear.output, Catch::Contains("agents.arch=gru"));
-  auto no_eos = train(dir, "referential_s2p.ini", "--train.steps=300 --agents.eos=false --agents.max_len=8");
+  auto no_eos = train(dir, "referential_s2p.ini", "--train.steps=300 --s2p.seed_size=40 --agents.eos=false --agents.max_len=8");
   CHECK(no_eos.exit_code == 2);
   CHECK_THAT(no_eos.output, Catch::Contains("agents.eos=true"));
 }
