@@ -10,10 +10,17 @@ soft Gumbel-softmax tau = 1, reconstruction loss summed over attributes, one thr
 Prints one line per workload: NAME RATE CPU_SHARE (episodes/s; CPU seconds per wall second). `--check` instead prints the loss of one
 noise-free forward pass from fixed weights (see weights_for_check), which the C++ test
 compares with its own.
+
+One thread means one thread everywhere: torch.set_num_threads(1) sets LibTorch's OpenMP pool
+only, so OpenBLAS's own pool is pinned through the environment before torch is imported.
 """
 import argparse
 import math
+import os
 import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch
 import torch.nn as nn
