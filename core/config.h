@@ -80,7 +80,8 @@ class Config {
   double get_float(const std::string& name) const;
   bool get_bool(const std::string& name) const;
   std::string get_string(const std::string& name) const;  // also for choices
-  // True when the value came from the INI file or the command line, not the default.
+  // True when the INI file or the command line gave a value different from the default (a
+  // given value equal to the default counts as not set, so a saved config.ini reruns alike).
   bool is_set(const std::string& name) const;
   void set(const std::string& name, const std::string& value);  // checked like user input
 
