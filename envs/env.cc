@@ -75,4 +75,16 @@ void draw_distinct(int64_t n, int64_t exclude, int64_t count, Rng& rng, std::vec
   }
 }
 
+SignalBatch PositionedGame::sample(Split split, int64_t batch, Rng& rng) const {
+  return make_batch(sample_positions(split_size(split), batch, rng), split, rng);
+}
+
+SignalBatch PositionedGame::eval_set(Split split, int64_t size, Rng& rng) const {
+  return make_batch(eval_positions(split_size(split), size), split, rng);
+}
+
+SignalBatch PositionedGame::slice(Split split, int64_t first, int64_t count, Rng& rng) const {
+  return make_batch(slice_positions(split, split_size(split), first, count), split, rng);
+}
+
 }  // namespace emcomm

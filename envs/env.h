@@ -90,6 +90,19 @@ std::vector<int64_t> sample_positions(int64_t n, int64_t batch, Rng& rng);
 std::vector<int64_t> eval_positions(int64_t n, int64_t size);
 std::vector<int64_t> slice_positions(Split split, int64_t n, int64_t first, int64_t count);
 
+// A signaling game whose objects are positions 0..split_size-1 of each split: sample, eval_set
+// and slice choose positions with the helpers above, make_batch turns them into a batch.
+class PositionedGame : public SignalingGame {
+ public:
+  SignalBatch sample(Split split, int64_t batch, Rng& rng) const override;
+  SignalBatch eval_set(Split split, int64_t size, Rng& rng) const override;
+  SignalBatch slice(Split split, int64_t first, int64_t count, Rng& rng) const override;
+
+ protected:
+  // The batch of the objects at `positions` of `split`; rng draws distractors.
+  virtual SignalBatch make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const = 0;
+};
+
 // Writes `count` distinct indices of [0, n), none equal to `exclude`, to out[0..count): by
 // rejection when n is much larger than count, else by a partial Fisher-Yates over `scratch`.
 // Needs count <= n - 1.

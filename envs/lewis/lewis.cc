@@ -161,18 +161,6 @@ SignalBatch LewisGame::make_batch(const std::vector<int64_t>& positions, Split s
   return b;
 }
 
-SignalBatch LewisGame::sample(Split split, int64_t batch, Rng& rng) const {
-  return make_batch(sample_positions(split_size(split), batch, rng), split, rng);
-}
-
-SignalBatch LewisGame::eval_set(Split split, int64_t size, Rng& rng) const {
-  return make_batch(eval_positions(split_size(split), size), split, rng);
-}
-
-SignalBatch LewisGame::slice(Split split, int64_t first, int64_t count, Rng& rng) const {
-  return make_batch(slice_positions(split, split_size(split), first, count), split, rng);
-}
-
 torch::Tensor LewisGame::loss(const torch::Tensor& out, const SignalBatch& batch) const {
   namespace F = torch::nn::functional;
   const int64_t B = batch.size();

@@ -34,7 +34,7 @@ class HumanLanguage {
   torch::Tensor word_table_, attribute_at_;  // word_ as a tensor; inverse of position_
 };
 
-class LewisGame : public SignalingGame {
+class LewisGame : public PositionedGame {
  public:
   enum class Mode { Reconstruct, Discriminate };
   enum class SplitKind { Paper, Random };
@@ -52,12 +52,9 @@ class LewisGame : public SignalingGame {
   int64_t sender_input_dim() const override { return opt_.attributes * opt_.values; }
   ReceiverSpec receiver_spec() const override;
   int64_t split_size(Split split) const override;
-  SignalBatch sample(Split split, int64_t batch, Rng& rng) const override;
-  SignalBatch eval_set(Split split, int64_t size, Rng& rng) const override;
   torch::Tensor loss(const torch::Tensor& out, const SignalBatch& batch) const override;
   torch::Tensor receiver_action(const torch::Tensor& out) const override;
   torch::Tensor correct(const torch::Tensor& out, const SignalBatch& batch) const override;
-  SignalBatch slice(Split split, int64_t first, int64_t count, Rng& rng) const override;
   bool has_human_language() const override { return true; }
   int64_t human_vocab_size() const override { return language_.vocab_size(); }
   int64_t human_length() const override { return language_.length(); }
@@ -73,7 +70,7 @@ class LewisGame : public SignalingGame {
 
  private:
   // positions: indices within the split (0 <= k < split_size).
-  SignalBatch make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const;
+  SignalBatch make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const override;
 
   Options opt_;
   int64_t num_objects_;

@@ -176,18 +176,6 @@ SignalBatch ReferentialGame::make_batch(const std::vector<int64_t>& positions, S
   return b;
 }
 
-SignalBatch ReferentialGame::sample(Split split, int64_t batch, Rng& rng) const {
-  return make_batch(sample_positions(split_size(split), batch, rng), split, rng);
-}
-
-SignalBatch ReferentialGame::eval_set(Split split, int64_t size, Rng& rng) const {
-  return make_batch(eval_positions(split_size(split), size), split, rng);
-}
-
-SignalBatch ReferentialGame::slice(Split split, int64_t first, int64_t count, Rng& rng) const {
-  return make_batch(slice_positions(split, split_size(split), first, count), split, rng);
-}
-
 torch::Tensor ReferentialGame::loss(const torch::Tensor& out, const SignalBatch& batch) const {
   return discrimination_loss(out, batch.target);
 }

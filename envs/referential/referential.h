@@ -20,7 +20,7 @@
 
 namespace emcomm {
 
-class ReferentialGame : public SignalingGame {
+class ReferentialGame : public PositionedGame {
  public:
   struct Options {
     std::string dataset;  // "" = synthetic
@@ -43,12 +43,9 @@ class ReferentialGame : public SignalingGame {
   std::vector<int64_t> object_shape() const override;
   ReceiverSpec receiver_spec() const override;
   int64_t split_size(Split split) const override { return int64_t(rows_[int(split)].size()); }
-  SignalBatch sample(Split split, int64_t batch, Rng& rng) const override;
-  SignalBatch eval_set(Split split, int64_t size, Rng& rng) const override;
   torch::Tensor loss(const torch::Tensor& out, const SignalBatch& batch) const override;
   torch::Tensor receiver_action(const torch::Tensor& out) const override;
   torch::Tensor correct(const torch::Tensor& out, const SignalBatch& batch) const override;
-  SignalBatch slice(Split split, int64_t first, int64_t count, Rng& rng) const override;
   bool has_human_language() const override { return data_.has_captions(); }
   int64_t human_vocab_size() const override;
   int64_t human_length() const override { return data_.has_captions() ? data_.caption_length : 0; }
@@ -66,7 +63,7 @@ class ReferentialGame : public SignalingGame {
  private:
   void init(const std::string& source);
   // positions: indices within the split (0 <= k < split_size).
-  SignalBatch make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const;
+  SignalBatch make_batch(const std::vector<int64_t>& positions, Split split, Rng& rng) const override;
 
   Dataset data_;
   int64_t distractors_;
