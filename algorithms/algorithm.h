@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/registry.h"
@@ -53,11 +54,25 @@ class Algorithm {
   virtual std::string nonfinite_parameter() { return ""; }
 };
 
+// What an algorithm entry declares it can train (algorithms/pairs.h checks it against the env
+// entry's declaration before anything is built, and against the built env before training).
+struct Accepts {
+  bool signaling = false;             // signaling games (directly or through the Markov adapter)
+  bool markov = false;                // Markov games
+  bool images = false;                // image observations
+  bool needs_human_language = false;  // only envs with a human language
+  std::string needs;                  // what it needs, in words, for the refusal message
+};
+
 struct AlgorithmEntry {
   std::string name;
   std::string description;
   OptionSet options;
   std::function<std::unique_ptr<Algorithm>(const Config&, std::shared_ptr<Env>, Rng)> make;
+  Accepts accepts;
+  // Overrides ("--key=value") that make a run of this algorithm small (a few seconds) for the
+  // conformance suite; options that the selected env does not have are left out.
+  std::vector<std::string> small_run;
 };
 using AlgorithmRegistry = Registry<AlgorithmEntry>;
 

@@ -11,16 +11,10 @@
 #include "algorithms/state_archive.h"
 #include "core/errors.h"
 #include "envs/adapter/signaling_adapter.h"
-#include "envs/particle/particle.h"
+#include "algorithms/markov_eval.h"
 #include "metrics/metrics.h"
 
 namespace emcomm {
-namespace {
-
-constexpr int64_t kCicFigureRows = 2000;
-
-}  // namespace
-
 MaddpgMlpImpl::MaddpgMlpImpl(int64_t in, int64_t hidden, int64_t out) {
   l1_ = register_module("l1", torch::nn::Linear(in, hidden));
   l2_ = register_module("l2", torch::nn::Linear(hidden, hidden));
@@ -122,8 +116,7 @@ Maddpg::Options Maddpg::Options::from(const Config& cfg) {
   o.logit_reg = cfg.get_float("maddpg.logit_reg");
   o.local_critic = cfg.get_bool("maddpg.local_critic");
   o.eval_sample = cfg.get_bool("eval.sample");
-  o.eval_size = cfg.get_int("eval.size");
-  if (o.eval_size == 0) o.eval_size = 1000;
+  o.eval_size = markov_eval_size(cfg);
   o.log_rows = cfg.get_int("eval.log_rows");
   o.cic = CicProbeOptions::from(cfg);
   return o;
@@ -131,7 +124,7 @@ Maddpg::Options Maddpg::Options::from(const Config& cfg) {
 
 Maddpg::Maddpg(const Options& opt, std::shared_ptr<MarkovGame> game, Rng rng)
     : opt_(opt), game_(std::move(game)), N_(game_->num_agents()),
-      time_limit_only_(dynamic_cast<ParticleWorld*>(game_.get()) != nullptr),
+      time_limit_only_(game_->time_limit_only()),
       episode_rng_(rng.derive("episodes")), eval_rng_(rng.derive("eval")), sample_rng_(rng.derive("replay")),
       cic_rng_(rng.derive("cic")), gen_(at::make_generator<at::CPUGeneratorImpl>(rng.derive("policy").seed())) {
   auto init_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("init").seed());
@@ -178,8 +171,8 @@ Maddpg::Maddpg(const Options& opt, std::shared_ptr<MarkovGame> game, Rng rng)
 }
 
 std::string Maddpg::headline() const {
-  auto* p = dynamic_cast<ParticleWorld*>(game_.get());
-  return p && p->options().scenario == ParticleWorld::Scenario::SpeakerListener ? "target_reach" : "reward";
+  const std::string h = game_->headline_figure();
+  return h.empty() ? "reward" : h;
 }
 
 std::vector<int64_t> Maddpg::draw_subs(int64_t worlds, Rng& rng) const {
@@ -336,169 +329,52 @@ Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
   torch::NoGradGuard no_grad;
   Rng rng = eval_rng_.derive("step" + std::to_string(step));
   const int64_t E = opt_.eval_size;
-  std::vector<MarkovState> states{game_->reset_eval(E, rng)};
+  MarkovRollout rec;
+  rec.states.push_back(game_->reset_eval(E, rng));
   const std::vector<int64_t> subs = draw_subs(E, rng);
-  std::vector<std::vector<torch::Tensor>> soft, logits;  // [T][N]
-  torch::Tensor returns = torch::zeros({E, N_});
-  while (!states.back().all_done()) {
-    EMCOMM_CHECK(states.size() < 100000, "episode does not end");
+  rec.returns = torch::zeros({E, N_});
+  int64_t F = 1, L = 1;
+  for (int64_t i = 0; i < N_; ++i) F = std::max(F, spec_[i].action_factors), L = std::max(L, spec_[i].msg_len);
+  while (!rec.states.back().all_done()) {
+    EMCOMM_CHECK(rec.states.size() < 100000, "episode does not end");
     auto actions = torch::zeros({E, N_, FK_}), messages = torch::zeros({E, N_, LV_});
-    std::vector<torch::Tensor> a(N_), l(N_);
+    auto choices = torch::zeros({E, N_, F}, torch::kInt64), symbols = torch::zeros({E, N_, L}, torch::kInt64);
+    std::vector<torch::Tensor> msg_logits(N_);
     for (int64_t i = 0; i < N_; ++i) {
-      a[i] = act(i, states.back().obs[i], subs, opt_.eval_sample, false, &l[i]);
-      if (da_[i] > 0) actions.select(1, i).narrow(1, 0, da_[i]).copy_(a[i].narrow(1, 0, da_[i]));
-      if (dm_[i] > 0) messages.select(1, i).narrow(1, 0, dm_[i]).copy_(a[i].narrow(1, da_[i], dm_[i]));
+      torch::Tensor l;
+      auto a = act(i, rec.states.back().obs[i], subs, opt_.eval_sample, false, &l);
+      const AgentSpec& s = spec_[i];
+      if (da_[i] > 0) {
+        actions.select(1, i).narrow(1, 0, da_[i]).copy_(a.narrow(1, 0, da_[i]));
+        choices.select(1, i).narrow(1, 0, s.action_factors)
+            .copy_(a.narrow(1, 0, da_[i]).view({E, s.action_factors, s.action_values}).argmax(-1));
+      }
+      if (dm_[i] > 0) {
+        messages.select(1, i).narrow(1, 0, dm_[i]).copy_(a.narrow(1, da_[i], dm_[i]));
+        symbols.select(1, i).narrow(1, 0, s.msg_len)
+            .copy_(a.narrow(1, da_[i], dm_[i]).view({E, s.msg_len, s.vocab_size}).argmax(-1));
+        msg_logits[i] = l.narrow(1, da_[i], dm_[i]).reshape({E, s.msg_len, s.vocab_size});
+      }
     }
-    soft.push_back(a), logits.push_back(l);
-    states.push_back(game_->step_soft(actions, messages, rng));
-    returns += states.back().reward;
+    rec.actions.push_back(choices), rec.messages.push_back(symbols), rec.message_logits.push_back(msg_logits);
+    rec.states.push_back(game_->step_soft(actions, messages, rng));
+    rec.returns += rec.states.back().reward;
   }
-  const int64_t T = int64_t(soft.size());
   Metrics m;
-  for (int64_t i = 0; i < N_; ++i) m["reward/agent" + std::to_string(i)] = returns.select(1, i).mean().item<double>();
-  m["reward"] = returns.select(1, 0).mean().item<double>();
-  if (auto* p = dynamic_cast<ParticleWorld*>(game_.get());
-      p && p->options().scenario == ParticleWorld::Scenario::SpeakerListener) {
-    auto reach = p->target_reach(), touch = p->target_touch();
-    m["target_reach"] = double(std::accumulate(reach.begin(), reach.end(), 0)) / double(E);
-    m["target_touch"] = double(std::accumulate(touch.begin(), touch.end(), 0)) / double(E);
-  }
-
-  // Interaction rows: (episode b, step t, sender j, receiver i acting at the first step u > t).
-  // Only one-symbol messages and one-factor actions are logged.
-  struct RowRef {
-    int64_t b, t, sender, receiver, t_recv;
+  for (int64_t i = 0; i < N_; ++i) m["reward/agent" + std::to_string(i)] = rec.returns.select(1, i).mean().item<double>();
+  m["reward"] = rec.returns.select(1, 0).mean().item<double>();
+  auto probs = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes) {
+    const int64_t n = obs.size(0);
+    std::vector<int64_t> sub(n * N_, 0);
+    for (int64_t q = 0; q < n; ++q)
+      for (int64_t j = 0; j < N_; ++j) sub[q * N_ + j] = subs[episodes[q] * N_ + j];
+    torch::Tensor lg;
+    act(agent, obs, sub, false, false, &lg);
+    const AgentSpec& s = spec_[agent];
+    return torch::softmax(lg.narrow(1, 0, da_[agent]).view({n, s.action_factors, s.action_values}), -1);
   };
-  std::vector<std::vector<uint8_t>> speaks(T), acts(T);
-  for (int64_t t = 0; t < T; ++t) {
-    auto sp = states[t].speaks.contiguous(), ac = states[t].acts.contiguous();
-    speaks[t].assign(sp.data_ptr<bool>(), sp.data_ptr<bool>() + E * N_);
-    acts[t].assign(ac.data_ptr<bool>(), ac.data_ptr<bool>() + E * N_);
-  }
-  std::vector<std::pair<int64_t, int64_t>> pairs;  // (sender, receiver)
-  for (int64_t j = 0; j < N_; ++j)
-    for (int64_t i = 0; i < N_; ++i)
-      if (game_->hears(i, j) && spec_[j].vocab_size > 0 && spec_[j].msg_len == 1 && spec_[i].action_factors == 1)
-        pairs.push_back({j, i});
-  std::vector<RowRef> rows;
-  for (int64_t b = 0; b < E; ++b)
-    for (int64_t t = 0; t < T; ++t)
-      for (auto [j, i] : pairs) {
-        if (!speaks[t][b * N_ + j]) continue;
-        int64_t u = t + 1;
-        while (u < T && !acts[u][b * N_ + i]) ++u;
-        if (u < T) rows.push_back({b, t, j, i, u});
-      }
-  const int64_t R = int64_t(rows.size());
-  if (R == 0) return m;
-  std::vector<std::vector<torch::Tensor>> msg(T), ract(T);  // argmax symbols / actions [E] per agent
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < N_; ++i) {
-      msg[t].push_back(dm_[i] > 0 ? soft[t][i].narrow(1, da_[i], spec_[i].vocab_size).argmax(1).contiguous() : torch::Tensor());
-      ract[t].push_back(da_[i] > 0 ? soft[t][i].narrow(1, 0, spec_[i].action_values).argmax(1).contiguous() : torch::Tensor());
-    }
-  InteractionBatch all;
-  all.rows = R;
-  all.msg_len = 1;
-  auto ret = returns.contiguous();
-  for (const RowRef& row : rows) {
-    all.step.push_back(step);
-    all.episode.push_back(row.b);
-    all.t.push_back(int32_t(row.t));
-    all.sender.push_back(int32_t(row.sender));
-    all.receiver.push_back(int32_t(row.receiver));
-    all.message.push_back(int32_t(msg[row.t][row.sender].data_ptr<int64_t>()[row.b]));
-    all.length.push_back(1);
-    all.sender_action.push_back(da_[row.sender] > 0 ? int32_t(ract[row.t][row.sender].data_ptr<int64_t>()[row.b]) : -1);
-    all.receiver_action.push_back(int32_t(ract[row.t_recv][row.receiver].data_ptr<int64_t>()[row.b]));
-    all.reward.push_back(ret.data_ptr<float>()[row.b * N_ + row.sender]);
-  }
-  {
-    using namespace metrics;
-    const auto ms = messages_as_symbols(int_table(all.message, 1), all.length);
-    const auto ra = rows_as_symbols(int_table(all.receiver_action, 1));
-    m["entropy"] = entropy(ms);
-    m["ic"] = mutual_information(ms, ra);
-  }
-
-  // CIC probe on the first P rows.
-  const int64_t logged = std::min<int64_t>(opt_.log_rows, R);
-  const bool due = opt_.cic.due(step) && logged > 0;
-  const int64_t block_rows = due ? opt_.cic.probed_rows(logged) : 0;
-  const int64_t P = std::min<int64_t>(R, std::max(kCicFigureRows, block_rows));
-  // All pairs share one channel size only if the vocabularies agree; probe per sender vocabulary.
-  const int64_t V = spec_[rows[0].sender].vocab_size;
-  bool one_channel = true;
-  for (int64_t k = 0; k < P; ++k) one_channel = one_channel && spec_[rows[k].sender].vocab_size == V;
-  if (!one_channel) return m;
-  std::vector<torch::Tensor> sl(P), ob(P);
-  for (int64_t k = 0; k < P; ++k) {
-    const RowRef& rr = rows[k];
-    sl[k] = logits[rr.t][rr.sender][rr.b].narrow(0, da_[rr.sender], V);
-    ob[k] = states[rr.t_recv].obs[rr.receiver][rr.b];
-  }
-  auto sender_logits = torch::stack(sl).view({P, 1, V});
-  auto receiver_probs = [&](const torch::Tensor& symbols, const torch::Tensor& ids) {
-    const int64_t n = ids.size(0);
-    const int64_t* idp = ids.data_ptr<int64_t>();
-    auto out = torch::zeros({n, spec_[rows[0].receiver].action_values});
-    std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> groups;  // (receiver, sender) -> positions
-    for (int64_t q = 0; q < n; ++q) groups[{rows[idp[q]].receiver, rows[idp[q]].sender}].push_back(q);
-    for (const auto& [key, qs] : groups) {
-      auto pos = torch::tensor(qs, torch::kInt64);
-      std::vector<torch::Tensor> o;
-      std::vector<int64_t> sub(qs.size() * N_, 0);
-      for (size_t q = 0; q < qs.size(); ++q) {
-        o.push_back(ob[idp[qs[q]]]);
-        for (int64_t j = 0; j < N_; ++j) sub[q * N_ + j] = subs[rows[idp[qs[q]]].b * N_ + j];
-      }
-      auto obs = game_->impose_message(key.first, key.second, torch::stack(o), symbols.index_select(0, pos));
-      torch::Tensor lg;
-      act(key.first, obs, sub, false, false, &lg);
-      out.index_copy_(0, pos, torch::softmax(lg.narrow(1, 0, spec_[key.first].action_values), -1));
-    }
-    return out;
-  };
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(cic_rng_.derive("step" + std::to_string(step)).seed());
-  CicTables tables = cic_probe(sender_logits, receiver_probs, opt_.cic.max_messages, ChannelSpec{V, 1, false}, gen);
-  {
-    const int64_t M = tables.p_message.size(1);
-    auto pm = tables.p_message.contiguous(), pa = tables.p_action.contiguous();
-    const int64_t K = pa.size(2);
-    m["cic"] = metrics::cic(pm.data_ptr<float>(), pa.data_ptr<float>(), P, M, K);
-    auto p = pm.clamp_min(1e-30);
-    m["sender_msg_entropy"] = (-(pm * p.log2()).sum(1)).mean().item<double>();
-    // CIC(s) <= H(c|s): a speaker that is deterministic given its state has CIC ~ 0 however much
-    // the listener follows it. cic_uniform imposes the M messages with equal weight: how much the
-    // listener's action depends on what it hears (positive listening, independent of the speaker).
-    auto uni = torch::full({P, M}, 1.0f / float(M));
-    m["cic_uniform"] = metrics::cic(uni.data_ptr<float>(), pa.data_ptr<float>(), P, M, K);
-  }
-  if (logged > 0) {
-    InteractionBatch b;
-    b.rows = logged;
-    b.msg_len = 1;
-    auto head = [logged](const auto& v) { return std::decay_t<decltype(v)>(v.begin(), v.begin() + logged); };
-    b.step = head(all.step);
-    b.episode = head(all.episode);
-    b.t = head(all.t);
-    b.sender = head(all.sender);
-    b.receiver = head(all.receiver);
-    b.message = head(all.message);
-    b.length = head(all.length);
-    b.sender_action = head(all.sender_action);
-    b.receiver_action = head(all.receiver_action);
-    b.target.assign(logged, -1);
-    b.reward = head(all.reward);
-    if (due) {
-      CicTables t;
-      t.p_message = tables.p_message.narrow(0, 0, block_rows);
-      t.p_action = tables.p_action.narrow(0, 0, block_rows);
-      t.messages = tables.messages;
-      b.cic = cic_block(t, logged);
-    }
-    log.append_interactions("eval", b);
-  }
+  for (const auto& kv : log_markov_evaluation(*game_, rec, probs, {opt_.log_rows, opt_.cic}, step, cic_rng_, log))
+    m[kv.first] = kv.second;
   return m;
 }
 
@@ -602,6 +478,11 @@ static const bool kRegistered = AlgorithmRegistry::add(
      [](const Config& cfg, std::shared_ptr<Env> env, Rng rng) -> std::unique_ptr<Algorithm> {
        auto game = markov_game_for(env, cfg, "maddpg");
        return std::make_unique<Maddpg>(Maddpg::Options::from(cfg), game, rng);
-     }});
+     },
+     Accepts{/*signaling=*/true, /*markov=*/true, /*images=*/false, /*needs_human_language=*/false,
+             "a Markov game, or a signaling game of vector observations played through the adapter (its replay "
+             "stores every observation)"},
+     {"--train.steps=4", "--train.eval_every=2", "--eval.size=32", "--eval.log_rows=16", "--maddpg.envs=4", "--maddpg.hidden=16", "--maddpg.batch=16",
+      "--maddpg.learning_starts=16", "--maddpg.update_every=4", "--maddpg.replay=1000"}});
 
 }  // namespace emcomm

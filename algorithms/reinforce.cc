@@ -9,7 +9,7 @@
 #include <tuple>
 
 #include "agents/modules.h"
-#include "algorithms/signal_log.h"
+#include "algorithms/markov_eval.h"
 #include "algorithms/state_archive.h"
 #include "core/errors.h"
 #include "envs/adapter/signaling_adapter.h"
@@ -17,9 +17,6 @@
 
 namespace emcomm {
 namespace {
-
-// The figure `cic` is the mean over at most this many evaluation rows.
-constexpr int64_t kCicFigureRows = 2000;
 
 torch::Tensor masked_float(const torch::Tensor& m) { return m.to(torch::kFloat32); }
 
@@ -112,8 +109,7 @@ Reinforce::Options Reinforce::Options::from(const Config& cfg) {
   o.coefs.value = cfg.get_float("agents.value_coef");
   o.batch_size = cfg.get_int("train.batch_size");
   o.lr = cfg.get_float("train.lr");
-  o.eval_size = cfg.get_int("eval.size");
-  if (o.eval_size == 0) o.eval_size = 1000;
+  o.eval_size = markov_eval_size(cfg);
   o.log_rows = cfg.get_int("eval.log_rows");
   o.eval_sample = cfg.get_bool("eval.sample");
   o.cic = CicProbeOptions::from(cfg);
@@ -213,207 +209,29 @@ Metrics Reinforce::train_step(int64_t) {
   return m;
 }
 
-namespace {
-
-// One interaction row: episode b, sender j speaking at step t, receiver i acting at step t_recv.
-struct RowRef {
-  int64_t b, t, sender, receiver, t_recv;
-};
-
-}  // namespace
-
 Metrics Reinforce::evaluate(int64_t step, RunWriter& log) {
   torch::NoGradGuard no_grad;
   for (auto& a : agents_) a->eval();
   Rng rng = eval_rng_.derive("step" + std::to_string(step));
-  const int64_t E = opt_.eval_size;
-  Rollout r = play(E, true, !opt_.eval_sample, rng);
-  const int64_t T = r.steps();
+  Rollout r = play(opt_.eval_size, true, !opt_.eval_sample, rng);
+  MarkovRollout rec;
+  rec.states = std::move(r.states);
+  rec.messages = std::move(r.messages);
+  rec.actions = std::move(r.actions);
+  for (const auto& outs : r.out) {
+    std::vector<torch::Tensor> lg;
+    for (const auto& o : outs) lg.push_back(o.message_logits);
+    rec.message_logits.push_back(lg);
+  }
+  rec.returns = r.rewards.sum(0);  // [E, N]
   Metrics m;
-  auto returns = r.rewards.sum(0);  // [E, N]
-  for (int64_t i = 0; i < N_; ++i) m["reward/agent" + std::to_string(i)] = returns.select(1, i).mean().item<double>();
-  m["reward/mean"] = returns.mean().item<double>();
-
-  // Rows, episode-major. Masks to plain arrays first (per-element tensor access is slow).
-  std::vector<std::vector<uint8_t>> speaks(T), acts(T);
-  for (int64_t t = 0; t < T; ++t) {
-    auto sp = r.states[t].speaks.contiguous(), ac = r.states[t].acts.contiguous();
-    speaks[t].assign(sp.data_ptr<bool>(), sp.data_ptr<bool>() + E * N_);
-    acts[t].assign(ac.data_ptr<bool>(), ac.data_ptr<bool>() + E * N_);
-  }
-  auto act_step = [&](int64_t b, int64_t i, int64_t from) -> int64_t {
-    for (int64_t u = from; u < T; ++u)
-      if (acts[u][b * N_ + i]) return u;
-    return -1;
+  for (int64_t i = 0; i < N_; ++i) m["reward/agent" + std::to_string(i)] = rec.returns.select(1, i).mean().item<double>();
+  m["reward/mean"] = rec.returns.mean().item<double>();
+  auto probs = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>&) {
+    return torch::softmax(agents_[agent](obs).action_logits, -1);
   };
-  std::vector<RowRef> rows;
-  for (int64_t b = 0; b < E; ++b)
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t j = 0; j < N_; ++j) {
-        if (!speaks[t][b * N_ + j]) continue;
-        for (int64_t i = 0; i < N_; ++i)
-          if (game_->hears(i, j)) rows.push_back({b, t, j, i, act_step(b, i, t + 1)});
-      }
-  const int64_t R = int64_t(rows.size());
-  m["messages_per_episode"] = double(R) / double(E);
-  if (R == 0) return m;
-
-  // Columns.
-  auto acc = [&](const torch::Tensor& x) { return x.contiguous(); };
-  std::vector<torch::Tensor> act_t(T), msg_t(T);
-  for (int64_t t = 0; t < T; ++t) act_t[t] = acc(r.actions[t]), msg_t[t] = acc(r.messages[t]);
-  const int64_t W = F_;
-  auto action_of = [&](int64_t b, int64_t i, int64_t u, std::vector<int32_t>& out) {
-    const int64_t Fi = game_->agent_spec(i).action_factors;
-    const int64_t* p = act_t[std::max<int64_t>(u, 0)].data_ptr<int64_t>() + (b * N_ + i) * F_;
-    for (int64_t f = 0; f < W; ++f) out.push_back(u >= 0 && f < Fi ? int32_t(p[f]) : -1);
-  };
-  InteractionBatch all;
-  all.rows = R;
-  all.msg_len = int(L_);
-  all.sender_action_width = all.receiver_action_width = W == 1 ? 0 : int(W);
-  auto ret_acc = returns.contiguous();
-  const float* ret_p = ret_acc.data_ptr<float>();
-  for (const RowRef& row : rows) {
-    all.step.push_back(step);
-    all.episode.push_back(row.b);
-    all.t.push_back(int32_t(row.t));
-    all.sender.push_back(int32_t(row.sender));
-    all.receiver.push_back(int32_t(row.receiver));
-    const int64_t* mp = msg_t[row.t].data_ptr<int64_t>() + (row.b * N_ + row.sender) * L_;
-    for (int64_t l = 0; l < L_; ++l) all.message.push_back(int32_t(mp[l]));
-    all.length.push_back(int32_t(L_));
-    action_of(row.b, row.sender, act_step(row.b, row.sender, row.t), all.sender_action);
-    action_of(row.b, row.receiver, row.t_recv, all.receiver_action);
-    all.reward.push_back(ret_p[row.b * N_ + row.sender]);
-  }
-
-  // Figures over every row.
-  {
-    using namespace metrics;
-    const auto msg = messages_as_symbols(int_table(all.message, L_), all.length);
-    const auto sa = rows_as_symbols(int_table(all.sender_action, W));
-    const auto ra = rows_as_symbols(int_table(all.receiver_action, W));
-    m["entropy"] = entropy(msg);
-    m["sc"] = mutual_information(msg, sa);
-    m["ic"] = mutual_information(msg, ra);
-    m["ci_action"] = context_independence(sa, msg);
-  }
-
-  // CIC probe of the first P rows: the sender's message policy at its speaking state, the
-  // receiver's action distribution at its acting state with the heard message imposed.
-  const int64_t logged = std::min<int64_t>(opt_.log_rows, R);
-  const bool due = opt_.cic.due(step) && logged > 0;
-  const int64_t block_rows = due ? opt_.cic.probed_rows(logged) : 0;
-  const int64_t P = std::min<int64_t>(R, std::max(kCicFigureRows, block_rows));
-  for (int64_t k = 0; k < P; ++k) EMCOMM_CHECK(rows[k].t_recv >= 0, "a message whose receiver never acts afterwards");
-  // Sender logits [P, L, V] and receiver states, gathered by (step, agent) groups.
-  std::vector<torch::Tensor> logit_rows(P), obs_rows(P);
-  {
-    std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> by_sender, by_receiver;  // (t, agent) -> row ids
-    for (int64_t k = 0; k < P; ++k) {
-      by_sender[{rows[k].t, rows[k].sender}].push_back(k);
-      by_receiver[{rows[k].t_recv, rows[k].receiver}].push_back(k);
-    }
-    auto b_index = [&](const std::vector<int64_t>& ks) {
-      std::vector<int64_t> bs;
-      for (int64_t k : ks) bs.push_back(rows[k].b);
-      return torch::tensor(bs, torch::kInt64);
-    };
-    for (const auto& [key, ks] : by_sender) {
-      auto lg = r.out[key.first][key.second].message_logits.index_select(0, b_index(ks));
-      for (size_t n = 0; n < ks.size(); ++n) logit_rows[ks[n]] = lg[n];
-    }
-    for (const auto& [key, ks] : by_receiver) {
-      auto ob = r.states[key.first].obs[key.second].index_select(0, b_index(ks));
-      for (size_t n = 0; n < ks.size(); ++n) obs_rows[ks[n]] = ob[n];
-    }
-  }
-  const int64_t V = logit_rows[0].size(1);
-  ChannelSpec channel{V, L_, false};
-  auto sender_logits = torch::stack(logit_rows);  // [P, L, V]
-  std::vector<int64_t> receiver_of(P), sender_of(P);
-  for (int64_t k = 0; k < P; ++k) receiver_of[k] = rows[k].receiver, sender_of[k] = rows[k].sender;
-  auto receiver_probs = [&](const torch::Tensor& symbols, const torch::Tensor& row_ids) {
-    const int64_t n = row_ids.size(0);
-    const int64_t* ids = row_ids.data_ptr<int64_t>();
-    torch::Tensor out;
-    std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> groups;  // (receiver, sender) -> positions
-    for (int64_t q = 0; q < n; ++q) groups[{receiver_of[ids[q]], sender_of[ids[q]]}].push_back(q);
-    for (const auto& [key, qs] : groups) {
-      auto pos = torch::tensor(qs, torch::kInt64);
-      std::vector<torch::Tensor> ob;
-      for (int64_t q : qs) ob.push_back(obs_rows[ids[q]]);
-      auto obs = game_->impose_message(key.first, key.second, torch::stack(ob), symbols.index_select(0, pos));
-      auto p = torch::softmax(agents_[key.first](obs).action_logits, -1);  // [n_g, F, K]
-      if (p.size(1) == 1) p = p.squeeze(1);
-      if (!out.defined()) {
-        auto shape = p.sizes().vec();
-        shape[0] = n;
-        out = torch::zeros(shape, torch::kFloat32);
-      }
-      out.index_copy_(0, pos, p);
-    }
-    return out;
-  };
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(cic_rng_.derive("step" + std::to_string(step)).seed());
-  CicTables tables = cic_probe(sender_logits, receiver_probs, opt_.cic.max_messages, channel, gen);
-  {
-    const int64_t M = tables.p_message.size(1);
-    auto pm = tables.p_message.contiguous(), pa = tables.p_action.contiguous();
-    const int64_t K = pa.numel() / std::max<int64_t>(1, P * M);
-    auto cic_of = [&](const std::vector<int64_t>& ks) {
-      std::vector<float> a, b;
-      for (int64_t k : ks) {
-        a.insert(a.end(), pm.data_ptr<float>() + k * M, pm.data_ptr<float>() + (k + 1) * M);
-        b.insert(b.end(), pa.data_ptr<float>() + k * M * K, pa.data_ptr<float>() + (k + 1) * M * K);
-      }
-      if (pa.dim() == 4)
-        return metrics::cic_factorised(a.data(), b.data(), int64_t(ks.size()), M, pa.size(2), pa.size(3));
-      return metrics::cic(a.data(), b.data(), int64_t(ks.size()), M, K);
-    };
-    std::vector<int64_t> every(P);
-    for (int64_t k = 0; k < P; ++k) every[k] = k;
-    m["cic"] = cic_of(every);
-    if (tables.messages.defined()) {  // CIC(s) <= H(c|s): the sender's own uncertainty at s bounds it
-      auto p = pm.clamp_min(1e-30);
-      m["sender_msg_entropy"] = (-(pm * p.log2()).sum(1)).mean().item<double>();
-    }
-    for (int64_t j = 0; j < N_; ++j) {
-      std::vector<int64_t> ks;
-      for (int64_t k = 0; k < P; ++k)
-        if (sender_of[k] == j) ks.push_back(k);
-      if (!ks.empty()) m["cic/sender" + std::to_string(j)] = cic_of(ks);
-    }
-  }
-
-  if (logged > 0) {
-    InteractionBatch b;
-    b.rows = logged;
-    b.msg_len = all.msg_len;
-    b.sender_action_width = all.sender_action_width;
-    b.receiver_action_width = all.receiver_action_width;
-    auto head = [logged](const auto& v, int64_t width) { return std::decay_t<decltype(v)>(v.begin(), v.begin() + logged * width); };
-    b.step = head(all.step, 1);
-    b.episode = head(all.episode, 1);
-    b.t = head(all.t, 1);
-    b.sender = head(all.sender, 1);
-    b.receiver = head(all.receiver, 1);
-    b.message = head(all.message, L_);
-    b.length = head(all.length, 1);
-    b.sender_action = head(all.sender_action, W);
-    b.receiver_action = head(all.receiver_action, W);
-    b.target.assign(logged, -1);
-    b.reward = head(all.reward, 1);
-    if (due) {
-      CicTables t;
-      t.p_message = tables.p_message.narrow(0, 0, block_rows);
-      t.p_action = tables.p_action.narrow(0, 0, block_rows);
-      t.messages = tables.messages;
-      b.cic = cic_block(t, logged);
-    }
-    log.append_interactions("eval", b);
-  }
+  for (const auto& kv : log_markov_evaluation(*game_, rec, probs, {opt_.log_rows, opt_.cic}, step, cic_rng_, log))
+    m[kv.first] = kv.second;
   return m;
 }
 
@@ -459,6 +277,10 @@ static const bool kRegistered = AlgorithmRegistry::add(
      [](const Config& cfg, std::shared_ptr<Env> env, Rng rng) -> std::unique_ptr<Algorithm> {
        auto game = markov_game_for(env, cfg, "reinforce");
        return std::make_unique<Reinforce>(Reinforce::Options::from(cfg), game, rng);
-     }});
+     },
+     Accepts{/*signaling=*/true, /*markov=*/true, /*images=*/true, /*needs_human_language=*/false,
+             "a Markov game, or a signaling game played through the adapter (images are flattened)"},
+     {"--train.steps=4", "--train.eval_every=2", "--train.batch_size=16", "--eval.size=32", "--eval.log_rows=16",
+      "--agents.hidden=16"}});
 
 }  // namespace emcomm

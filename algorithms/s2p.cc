@@ -497,6 +497,11 @@ static const bool kRegistered = AlgorithmRegistry::add(
        auto game = std::dynamic_pointer_cast<SignalingGame>(env);
        if (!game) throw UserError("train.algorithm=s2p needs a signaling game; env '" + env->name() + "' is not one");
        return std::make_unique<S2P>(S2P::Options::from(cfg), game, rng);
-     }});
+     },
+     Accepts{/*signaling=*/true, /*markov=*/false, /*images=*/true, /*needs_human_language=*/true,
+             "a signaling game with a human language (messages to imitate)"},
+     {"--train.steps=6", "--train.eval_every=3", "--train.batch_size=16", "--eval.size=32", "--eval.log_rows=16",
+      "--agents.hidden=16", "--s2p.seed_size=20",
+      "--s2p.listener_pretrain=1", "--s2p.speaker_pretrain=1", "--s2p.sp_steps=1", "--s2p.sup_steps=1"}});
 
 }  // namespace emcomm

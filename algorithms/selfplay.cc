@@ -171,6 +171,10 @@ static const bool kRegistered = AlgorithmRegistry::add(
        if (!game)
          throw UserError("train.algorithm=selfplay needs a signaling game; env '" + env->name() + "' is not one");
        return std::make_unique<SelfPlay>(SelfPlay::Options::from(cfg), game, rng);
-     }});
+     },
+     Accepts{/*signaling=*/true, /*markov=*/false, /*images=*/true, /*needs_human_language=*/false,
+             "a signaling game (one-shot: a speaker's input, a listener's output the game scores)"},
+     {"--train.steps=4", "--train.eval_every=2", "--train.batch_size=16", "--eval.size=32", "--eval.log_rows=16",
+      "--agents.hidden=16"}});
 
 }  // namespace emcomm

@@ -30,10 +30,5 @@ struct Result {
 // of that, at least one iteration), on the threads already set.
 Result run_workload(const std::string& name, double seconds);
 
-// GFLOP/s of an n x n x n float torch::mm, timed for about `seconds` after one warm-up product.
-double matmul_peak_gflops(int64_t n, double seconds);
-
-// Where sgemm comes from (the shared library path), e.g. .../openblas-pthread/libblas.so.3.
-std::string blas_library();
 
 }  // namespace emcomm::bench

@@ -14,7 +14,7 @@
 #include "algorithms/maddpg.h"
 #include "core/errors.h"
 #include "envs/particle/particle.h"
-#include "experiments/commands.h"
+#include "algorithms/runtime.h"
 
 namespace emcomm::bench {
 namespace {
@@ -231,30 +231,6 @@ Result run_workload(const std::string& name, double seconds) {
   r.cpu_seconds = cpu_now() - c0;
   r.rate = double(r.units) / r.seconds;
   return r;
-}
-
-double matmul_peak_gflops(int64_t n, double seconds) {
-  torch::NoGradGuard no_grad;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
-  auto a = torch::empty({n, n}).uniform_(-1, 1, gen), b = torch::empty({n, n}).uniform_(-1, 1, gen);
-  auto c = torch::empty({n, n});
-  torch::mm_out(c, a, b);  // warm-up
-  int64_t reps = 0;
-  auto t0 = Clock::now();
-  do {
-    torch::mm_out(c, a, b);
-    ++reps;
-  } while (since(t0) < seconds);
-  return 2.0 * double(n) * n * n * reps / since(t0) / 1e9;
-}
-
-std::string blas_library() {
-  void* sym = dlsym(RTLD_DEFAULT, "sgemm_");
-  Dl_info info;
-  if (!sym || !dladdr(sym, &info) || !info.dli_fname) return "unknown";
-  std::error_code ec;  // libblas.so.3 is usually a link chosen by update-alternatives: resolve it
-  auto real = std::filesystem::canonical(info.dli_fname, ec);
-  return ec ? info.dli_fname : real.string();
 }
 
 }  // namespace emcomm::bench

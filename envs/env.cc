@@ -87,4 +87,15 @@ SignalBatch PositionedGame::slice(Split split, int64_t first, int64_t count, Rng
   return make_batch(slice_positions(split, split_size(split), first, count), split, rng);
 }
 
+const char* env_kind_name(EnvKind k) { return k == EnvKind::Signaling ? "signaling" : "markov"; }
+
+const char* observations_name(Observations o) {
+  switch (o) {
+    case Observations::Vector: return "vector";
+    case Observations::Image: return "image";
+    case Observations::ImageOrVector: return "image|vector";
+  }
+  return "?";
+}
+
 }  // namespace emcomm

@@ -108,12 +108,31 @@ class PositionedGame : public SignalingGame {
 // Needs count <= n - 1.
 void draw_distinct(int64_t n, int64_t exclude, int64_t count, Rng& rng, std::vector<int64_t>& scratch, int64_t* out);
 
+// What an env entry declares about the envs it builds, so an algorithm that cannot train them
+// is refused before anything is built (algorithms/pairs.h) and `emcomm list` can print the pairs.
+enum class EnvKind { Signaling, Markov };
+enum class Observations {
+  Vector,      // flat float vectors
+  Image,       // RGB images [3, H, W]
+  ImageOrVector  // images, or vectors when the data say so (e.g. a features dataset)
+};
+const char* env_kind_name(EnvKind k);
+const char* observations_name(Observations o);
+
 struct EnvEntry {
   std::string name;
   std::string description;
   OptionSet options;
   // Builds the env from the resolved config; rng is the env's own generator.
   std::function<std::shared_ptr<Env>(const Config&, Rng)> make;
+  EnvKind kind = EnvKind::Signaling;
+  Observations observations = Observations::Vector;
+  // Signaling games: has a human language (for some configs or data; the built game's
+  // has_human_language() is checked too, e.g. a dataset without captions).
+  bool human_language = false;
+  // Overrides ("--key=value") that make this env small (and, for agents' options, fit it) for a
+  // run of a few seconds in the conformance suite; options a run does not have are left out.
+  std::vector<std::string> small_run = {};
 };
 using EnvRegistry = Registry<EnvEntry>;
 

@@ -23,6 +23,8 @@
 #include <torch/types.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "core/rng.h"
@@ -85,6 +87,13 @@ class MarkovGame : public Env {
                                        const torch::Tensor& symbols) const = 0;
   // Whether `listener` hears `speaker`'s messages.
   virtual bool hears(int64_t listener, int64_t speaker) const { return listener != speaker; }
+  // The env's own figures of the batch of episodes last played to the end (e.g. a particle
+  // world's target_reach), reported by every learner's evaluation. Default: none.
+  virtual std::map<std::string, double> episode_figures() const { return {}; }
+  // The figure a learner's progress line shows ("" = the learner's own reward figure).
+  virtual std::string headline_figure() const { return ""; }
+  // True when `done` only marks a time limit (learners with a critic bootstrap through it).
+  virtual bool time_limit_only() const { return false; }
 };
 
 }  // namespace emcomm

@@ -128,9 +128,9 @@ int bench_command(const std::vector<std::string>& args) {
   // Peaks first on one thread, then on the bench's threads (the workloads' reference).
   set_threads(1);
   const double peak_seconds = std::min(1.0, std::max(0.1, seconds / 2));
-  const double peak1 = bench::matmul_peak_gflops(kPeakSize, peak_seconds);
+  const double peak1 = matmul_gflops(kPeakSize, peak_seconds);
   set_threads(threads);
-  const double peak = threads == 1 ? peak1 : bench::matmul_peak_gflops(kPeakSize, peak_seconds);
+  const double peak = threads == 1 ? peak1 : matmul_gflops(kPeakSize, peak_seconds);
 
   std::vector<bench::Result> results;
   for (const auto& name : only) {
@@ -150,7 +150,7 @@ int bench_command(const std::vector<std::string>& args) {
   if (json) {
     std::string s = "{\n  \"machine\": {\"cores\": " + std::to_string(std::thread::hardware_concurrency()) +
                     ", \"cpu\": " + json_string(first_line_with("/proc/cpuinfo", "model name")) +
-                    ", \"blas\": " + json_string(bench::blas_library()) + ", \"torch\": " + json_string(TORCH_VERSION) +
+                    ", \"blas\": " + json_string(blas_library()) + ", \"torch\": " + json_string(TORCH_VERSION) +
                     ", \"threads\": " + std::to_string(threads) + ",\n              \"load_average_start\": " + load_start + ", \"load_average_end\": " + load_average() + "},\n";
     s += "  \"peak\": {\"matmul_size\": " + std::to_string(kPeakSize) + ", \"gflops_1_thread\": " + json_number(peak1) +
          ", \"gflops\": " + json_number(peak) + ", \"threads\": " + std::to_string(threads) + "},\n";
@@ -170,7 +170,7 @@ int bench_command(const std::vector<std::string>& args) {
     return 0;
   }
   std::printf("machine: %u cores, %s; BLAS %s; LibTorch %s; %d thread(s)\n", std::thread::hardware_concurrency(),
-              first_line_with("/proc/cpuinfo", "model name").c_str(), bench::blas_library().c_str(), TORCH_VERSION,
+              first_line_with("/proc/cpuinfo", "model name").c_str(), blas_library().c_str(), TORCH_VERSION,
               threads);
   std::printf("matmul peak (%lldx%lld float mm): %.1f GFLOP/s on 1 thread, %.1f on %d\n", (long long)kPeakSize,
               (long long)kPeakSize, peak1, peak, threads);

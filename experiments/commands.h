@@ -2,15 +2,26 @@
 // user errors are thrown as emcomm::UserError and turned into exit code 2 by main().
 #pragma once
 
+#include <exception>
 #include <string>
 #include <vector>
 
+#include "algorithms/runtime.h"  // build_schema, threads, the BLAS check
 #include "core/config.h"
 
 namespace emcomm {
 
-// The options every run accepts plus those of every registered env and algorithm.
-ConfigSchema build_schema();
+
+// What main() prints for an exception that ends a command, and the exit code: a UserError
+// "emcomm: error: ..." (2); a LibTorch error "emcomm: internal error: <its message without the
+// backtrace>" (1; the whole text with debug, i.e. EMCOMM_DEBUG=1); a failed internal check
+// "emcomm: internal error: ..." (1); anything else "emcomm: fatal: ..." (1). One line unless debug.
+struct ErrorReport {
+  int exit_code = 1;
+  std::string text;
+};
+ErrorReport report_exception(const std::exception& e, bool debug);
+bool debug_requested();  // EMCOMM_DEBUG is set and not "0"
 
 int train_command(const std::vector<std::string>& args);
 int list_command(const std::vector<std::string>& args);
@@ -19,14 +30,5 @@ int sweep_command(const std::vector<std::string>& args);  // compare's grid unde
 int analyze_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 int make_dataset_command(const std::vector<std::string>& args);
-
-// Times a 256x256 float matmul; returns GFLOP/s. Used to warn when LibTorch runs on the
-// reference BLAS (about 14 times slower than OpenBLAS).
-double measure_matmul_gflops(int size = 256, int repeats = 8);
-// Sets OpenBLAS's own thread count when OpenBLAS is the loaded BLAS; false otherwise.
-bool set_blas_threads(int threads);
-// Applies run.threads: OpenBLAS's pool gets `threads` and LibTorch's intra-op pool 1 (with any
-// other BLAS, LibTorch gets them).
-void set_threads(int threads);
 
 }  // namespace emcomm

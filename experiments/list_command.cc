@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/pairs.h"
 #include "core/errors.h"
 #include "experiments/commands.h"
 
@@ -28,6 +29,15 @@ int list_command(const std::vector<std::string>& args) {
   print_options(schema.common);
   print_components("Environments (env.name)", schema.envs);
   print_components("Algorithms (train.algorithm)", schema.algorithms);
+  std::printf("\nEnvironments by kind:\n");
+  for (const EnvEntry* e : EnvRegistry::entries())
+    std::printf("  %-12s %-9s game, %s observations%s\n", e->name.c_str(), env_kind_name(e->kind),
+                observations_name(e->observations), e->human_language ? ", human language" : "");
+  std::printf("\nEnv x algorithm pairs (emcomm train refuses the others before building anything):\n");
+  std::printf("  %-12s %-10s %s\n", "env", "algorithm", "");
+  for (const PairInfo& p : pairs_table())
+    std::printf("  %-12s %-10s %s %s\n", p.env.c_str(), p.algorithm.c_str(), p.trains ? "trains " : "refused",
+                p.trains ? ("(" + p.how + ")").c_str() : ("- " + p.how).c_str());
   return 0;
 }
 

@@ -23,7 +23,8 @@ const char* kUsage =
     "  make-dataset OUT.h5 [--size=N --image_size=S --objects=K --noise=X --seed=S ...] [--overwrite]\n"
     "                                                             synthetic scenes + captions (docs/dataset-format.md)\n"
     "  help                                                       this text\n"
-    "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error\n";
+    "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error (EMCOMM_DEBUG=1 shows\n"
+    "its full text, with LibTorch's backtrace)\n";
 
 }  // namespace
 
@@ -48,11 +49,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, make-dataset, bench, help");
-  } catch (const emcomm::UserError& e) {
-    std::fprintf(stderr, "emcomm: error: %s\n", e.what());
-    return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "emcomm: fatal: %s\n", e.what());
-    return 1;
+    const emcomm::ErrorReport r = emcomm::report_exception(e, emcomm::debug_requested());
+    std::fputs(r.text.c_str(), stderr);
+    return r.exit_code;
   }
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/pairs.h"
 #include "algorithms/trainer.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -125,7 +126,7 @@ int train_command(const std::vector<std::string>& args) {
 
   const int threads = int(cfg.get_int("run.threads"));
   set_threads(threads);
-  double gflops = measure_matmul_gflops();
+  double gflops = matmul_gflops(256, 0.0, 8);
   if (gflops < kSlowBlasGflops)
     std::fprintf(stderr,
                  "emcomm: warning: matmul runs at %.1f GFLOP/s, which looks like the reference BLAS "
@@ -133,9 +134,12 @@ int train_command(const std::vector<std::string>& args) {
                  gflops);
 
   // Build everything before touching the run directory, so a bad config leaves nothing behind.
+  // An incompatible env x algorithm pair is refused before anything is built (algorithms/pairs.h).
+  check_pair(cfg);
   auto build = [&] {
     Rng root(static_cast<uint64_t>(seed));
     auto env = EnvRegistry::get(cfg.get_string("env.name"), "env").make(cfg, root.derive("env"));
+    check_instance(*env, cfg);
     return AlgorithmRegistry::get(cfg.get_string("train.algorithm"), "algorithm")
         .make(cfg, env, root.derive("algorithm"));
   };

@@ -43,7 +43,8 @@ MarkovState SignalingAdapter::state(const torch::Tensor& message_onehots, const 
                                     int64_t phase) const {
   const int64_t B = batch_.size();
   MarkovState s;
-  s.obs.push_back(batch_.sender_input.to(torch::kFloat32));
+  // Images ([B, 3, H, W]) reach the learners as flat vectors of sender_input_dim() values.
+  s.obs.push_back(batch_.sender_input.reshape({B, -1}).to(torch::kFloat32));
   if (cand_dim_ > 0)
     s.obs.push_back(torch::cat({batch_.receiver_input.reshape({B, cand_dim_}).to(torch::kFloat32), message_onehots}, 1));
   else
@@ -74,6 +75,7 @@ MarkovState SignalingAdapter::step(const torch::Tensor& actions, const torch::Te
   auto a = actions.select(1, 1).narrow(1, 0, factors_).to(torch::kInt64);  // [B, F]
   auto target = batch_.target.dim() == 1 ? batch_.target.unsqueeze(1) : batch_.target;
   auto r = a.eq(target).to(torch::kFloat32).mean(1);  // fraction of factors right
+  acc_ = r.eq(1.0f).to(torch::kFloat64).mean().item<double>();
   phase_ = 2;
   return state(last_onehots_, torch::stack({r, r}, 1), 2);
 }
@@ -86,6 +88,11 @@ torch::Tensor SignalingAdapter::impose_message(int64_t listener, int64_t speaker
   out.narrow(1, cand_dim_, L_ * V_)
       .copy_(torch::one_hot(symbols.narrow(1, 0, L_).to(torch::kInt64), V_).to(out.dtype()).reshape({R, L_ * V_}));
   return out;
+}
+
+std::map<std::string, double> SignalingAdapter::episode_figures() const {
+  if (phase_ < 2) return {};
+  return {{"acc", acc_}};
 }
 
 OptionSet adapter_options() {

@@ -7,6 +7,7 @@
 //           message (L*V)] and acts: one choice among C candidates (discrimination) or one value
 //           per attribute (reconstruction: F = A factors of V values).
 // Both agents get the same reward: the fraction of factors right (1/0 in discrimination).
+// Image inputs (referential game) are flattened: the learners' MLPs see raw pixels.
 // Training episodes come from the train split, evaluation episodes (reset_eval) from val.
 #pragma once
 
@@ -31,6 +32,8 @@ class SignalingAdapter : public MarkovGame {
   torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
                                const torch::Tensor& symbols) const override;
   bool hears(int64_t listener, int64_t speaker) const override { return listener == 1 && speaker == 0; }
+  // acc: the share of the last batch's episodes the listener solved (every factor right).
+  std::map<std::string, double> episode_figures() const override;
 
   // Starts episodes on a given batch of the game.
   MarkovState start(SignalBatch batch);
@@ -43,6 +46,7 @@ class SignalingAdapter : public MarkovGame {
   SignalBatch batch_;
   torch::Tensor last_onehots_;
   int64_t phase_ = 2;
+  double acc_ = 0;
 };
 
 // adapter.vocab_size and adapter.max_len: the channel a signaling game gets when an algorithm

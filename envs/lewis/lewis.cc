@@ -184,6 +184,7 @@ static const bool kRegistered = EnvRegistry::add(
     {"lewis", "Lewis signaling / object reconstruction game (A attributes x V values)",
      LewisGame::option_set(), [](const Config& cfg, Rng rng) -> std::shared_ptr<Env> {
        return std::make_shared<LewisGame>(LewisGame::Options::from(cfg), rng);
-     }});
+     },
+     EnvKind::Signaling, Observations::Vector, /*human_language=*/true});
 
 }  // namespace emcomm

@@ -270,6 +270,7 @@ static const bool kRegistered = EnvRegistry::add(
     {"matrix", "matrix communication games (Pitfalls): cheap talk, then both agents act", MatrixGame::option_set(),
      [](const Config& cfg, Rng) -> std::shared_ptr<Env> {
        return std::make_shared<MatrixGame>(MatrixGame::Options::from(cfg));
-     }});
+     },
+     EnvKind::Markov, Observations::Vector, /*human_language=*/false});
 
 }  // namespace emcomm

@@ -1,5 +1,7 @@
 #include "envs/particle/particle.h"
 
+#include <numeric>
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -272,10 +274,24 @@ std::vector<uint8_t> ParticleWorld::target_touch() const {
   return r;
 }
 
+std::map<std::string, double> ParticleWorld::episode_figures() const {
+  std::map<std::string, double> m;
+  if (opt_.scenario != Scenario::SpeakerListener || B_ == 0) return m;
+  auto reach = target_reach(), touch = target_touch();
+  m["target_reach"] = double(std::accumulate(reach.begin(), reach.end(), 0)) / double(B_);
+  m["target_touch"] = double(std::accumulate(touch.begin(), touch.end(), 0)) / double(B_);
+  return m;
+}
+
+std::string ParticleWorld::headline_figure() const {
+  return opt_.scenario == Scenario::SpeakerListener ? "target_reach" : "";
+}
+
 static const bool kRegistered = EnvRegistry::add(
     {"particle", "particle worlds (MADDPG): speaker_listener (cooperative communication), reference",
      ParticleWorld::option_set(), [](const Config& cfg, Rng) -> std::shared_ptr<Env> {
        return std::make_shared<ParticleWorld>(ParticleWorld::Options::from(cfg));
-     }});
+     },
+     EnvKind::Markov, Observations::Vector, /*human_language=*/false, {"--env.episode_length=4"}});
 
 }  // namespace emcomm

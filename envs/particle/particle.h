@@ -51,6 +51,10 @@ class ParticleWorld : public MarkovGame {
   torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
                                const torch::Tensor& symbols) const override;
   bool hears(int64_t listener, int64_t speaker) const override;
+  // speaker_listener: target_reach and target_touch of the last batch (see target_reach()).
+  std::map<std::string, double> episode_figures() const override;
+  std::string headline_figure() const override;
+  bool time_limit_only() const override { return true; }
 
   const Options& options() const { return opt_; }
   static constexpr int64_t kLandmarks = 3;

@@ -209,6 +209,10 @@ static const bool kRegistered = EnvRegistry::add(
      // distractors from the rng the trainer passes to sample().
      ReferentialGame::option_set(), [](const Config& cfg, Rng) -> std::shared_ptr<Env> {
        return std::make_shared<ReferentialGame>(ReferentialGame::Options::from(cfg));
-     }});
+     },
+     EnvKind::Signaling, Observations::ImageOrVector, /*human_language=*/true,
+     {"--env.size=60", "--env.distractors=2", "--env.image_size=16", "--agents.arch=gru", "--agents.eos=true",
+      "--agents.vocab_size=41", "--agents.max_len=9", "--agents.hidden=16", "--agents.embed=8",
+      "--agents.cnn_channels=4", "--agents.relaxation=st_gumbel"}});
 
 }  // namespace emcomm

@@ -1,0 +1,242 @@
+#include "algorithms/markov_eval.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <map>
+
+#include "core/errors.h"
+#include "metrics/metrics.h"
+
+namespace emcomm {
+namespace {
+
+// The figure `cic` is the mean over at most this many evaluation rows.
+constexpr int64_t kCicFigureRows = 2000;
+
+// One interaction row: episode b, sender j speaking at step t, receiver i acting at step t_recv.
+struct RowRef {
+  int64_t b, t, sender, receiver, t_recv;
+};
+
+std::vector<uint8_t> mask_of(const torch::Tensor& m) {
+  auto c = m.contiguous();
+  return std::vector<uint8_t>(c.data_ptr<bool>(), c.data_ptr<bool>() + c.numel());
+}
+
+template <class V>
+V head(const V& v, int64_t n) {
+  return V(v.begin(), v.begin() + n);
+}
+
+}  // namespace
+
+int64_t markov_eval_size(const Config& cfg) {
+  const int64_t n = cfg.get_int("eval.size");
+  return n == 0 ? 1000 : n;
+}
+
+Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, const ActionProbs& probs,
+                              const MarkovLogOptions& opt, int64_t step, Rng cic_rng, RunWriter& log) {
+  const int64_t T = r.steps(), N = game.num_agents();
+  const int64_t E = r.returns.size(0);
+  Metrics m = game.episode_figures();
+  std::vector<AgentSpec> spec(N);
+  int64_t W = 1, L = 1;
+  for (int64_t i = 0; i < N; ++i) {
+    spec[i] = game.agent_spec(i);
+    W = std::max(W, spec[i].action_factors);
+    L = std::max(L, spec[i].msg_len);
+  }
+
+  // Rows, episode-major. Masks to plain arrays first (per-element tensor access is slow).
+  std::vector<std::vector<uint8_t>> speaks(T), acts(T);
+  for (int64_t t = 0; t < T; ++t) speaks[t] = mask_of(r.states[t].speaks), acts[t] = mask_of(r.states[t].acts);
+  auto act_step = [&](int64_t b, int64_t i, int64_t from) -> int64_t {
+    for (int64_t u = from; u < T; ++u)
+      if (acts[u][b * N + i]) return u;
+    return -1;
+  };
+  std::vector<RowRef> rows;
+  for (int64_t b = 0; b < E; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = 0; j < N; ++j) {
+        if (!speaks[t][b * N + j] || spec[j].vocab_size == 0) continue;
+        for (int64_t i = 0; i < N; ++i) {
+          if (!game.hears(i, j)) continue;
+          const int64_t u = act_step(b, i, t + 1);
+          if (u >= 0) rows.push_back({b, t, j, i, u});
+        }
+      }
+  const int64_t R = int64_t(rows.size());
+  m["messages_per_episode"] = double(R) / double(std::max<int64_t>(E, 1));
+  if (R == 0) return m;
+
+  // Columns.
+  std::vector<torch::Tensor> act_t(T), msg_t(T);
+  for (int64_t t = 0; t < T; ++t) act_t[t] = r.actions[t].contiguous(), msg_t[t] = r.messages[t].contiguous();
+  const int64_t F = r.actions[0].size(2), LM = r.messages[0].size(2);
+  EMCOMM_CHECK(F >= W && LM >= L, "rollout actions/messages narrower than the agents' specs");
+  auto action_of = [&](int64_t b, int64_t i, int64_t u, std::vector<int32_t>& out) {
+    const int64_t Fi = spec[i].action_factors;
+    const int64_t* p = act_t[std::max<int64_t>(u, 0)].data_ptr<int64_t>() + (b * N + i) * F;
+    for (int64_t f = 0; f < W; ++f) out.push_back(u >= 0 && f < Fi ? int32_t(p[f]) : -1);
+  };
+  InteractionBatch all;
+  all.rows = R;
+  all.msg_len = int(L);
+  all.sender_action_width = all.receiver_action_width = W == 1 ? 0 : int(W);
+  auto ret = r.returns.contiguous();
+  const float* ret_p = ret.data_ptr<float>();
+  bool sender_acts = false;
+  for (const RowRef& row : rows) {
+    all.step.push_back(step);
+    all.episode.push_back(row.b);
+    all.t.push_back(int32_t(row.t));
+    all.sender.push_back(int32_t(row.sender));
+    all.receiver.push_back(int32_t(row.receiver));
+    const int64_t Lj = spec[row.sender].msg_len;
+    const int64_t* mp = msg_t[row.t].data_ptr<int64_t>() + (row.b * N + row.sender) * LM;
+    for (int64_t l = 0; l < L; ++l) all.message.push_back(l < Lj ? int32_t(mp[l]) : -1);
+    all.length.push_back(int32_t(Lj));
+    const int64_t su = act_step(row.b, row.sender, row.t);
+    sender_acts = sender_acts || (su >= 0 && spec[row.sender].action_factors > 0);
+    action_of(row.b, row.sender, su, all.sender_action);
+    action_of(row.b, row.receiver, row.t_recv, all.receiver_action);
+    all.reward.push_back(ret_p[row.b * N + row.sender]);
+  }
+
+  // Figures over every row.
+  {
+    using namespace metrics;
+    const auto msg = messages_as_symbols(int_table(all.message, L), all.length);
+    const auto ra = rows_as_symbols(int_table(all.receiver_action, W));
+    m["entropy"] = entropy(msg);
+    m["ic"] = mutual_information(msg, ra);
+    if (sender_acts) {
+      const auto sa = rows_as_symbols(int_table(all.sender_action, W));
+      m["sc"] = mutual_information(msg, sa);
+      m["ci_action"] = context_independence(sa, msg);
+    }
+  }
+
+  // CIC probe of the first P rows: the sender's message policy at its speaking state, the
+  // receiver's action distribution at its acting state with the heard message imposed. One
+  // channel (vocabulary and length) across the probed senders, else no probe.
+  const int64_t logged = std::min<int64_t>(opt.log_rows, R);
+  int64_t P = std::min<int64_t>(R, std::max(kCicFigureRows, opt.cic.due(step) ? opt.cic.probed_rows(logged) : 0));
+  const int64_t V = spec[rows[0].sender].vocab_size, Lc = spec[rows[0].sender].msg_len;
+  for (int64_t k = 0; k < P; ++k)
+    if (spec[rows[k].sender].vocab_size != V || spec[rows[k].sender].msg_len != Lc) P = 0;
+  for (int64_t k = 0; k < P; ++k)
+    if (!r.message_logits[rows[k].t][rows[k].sender].defined()) P = 0;
+  const bool due = opt.cic.due(step) && logged > 0 && P > 0;
+  const int64_t block_rows = due ? opt.cic.probed_rows(logged) : 0;
+  CicTables tables;
+  if (P > 0) {
+    // Sender logits [P, Lc, V] and receiver states, gathered by (step, agent) groups.
+    std::vector<torch::Tensor> logit_rows(P), obs_rows(P);
+    std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> by_sender, by_receiver;  // (t, agent) -> row ids
+    for (int64_t k = 0; k < P; ++k) {
+      by_sender[{rows[k].t, rows[k].sender}].push_back(k);
+      by_receiver[{rows[k].t_recv, rows[k].receiver}].push_back(k);
+    }
+    auto b_index = [&](const std::vector<int64_t>& ks) {
+      std::vector<int64_t> bs;
+      for (int64_t k : ks) bs.push_back(rows[k].b);
+      return torch::tensor(bs, torch::kInt64);
+    };
+    for (const auto& [key, ks] : by_sender) {
+      auto lg = r.message_logits[key.first][key.second].index_select(0, b_index(ks)).reshape({int64_t(ks.size()), Lc, V});
+      for (size_t n = 0; n < ks.size(); ++n) logit_rows[ks[n]] = lg[n];
+    }
+    for (const auto& [key, ks] : by_receiver) {
+      auto ob = r.states[key.first].obs[key.second].index_select(0, b_index(ks));
+      for (size_t n = 0; n < ks.size(); ++n) obs_rows[ks[n]] = ob[n];
+    }
+    auto receiver_probs = [&](const torch::Tensor& symbols, const torch::Tensor& row_ids) {
+      const int64_t n = row_ids.size(0);
+      const int64_t* ids = row_ids.data_ptr<int64_t>();
+      torch::Tensor out;
+      std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> groups;  // (receiver, sender) -> positions
+      for (int64_t q = 0; q < n; ++q) groups[{rows[ids[q]].receiver, rows[ids[q]].sender}].push_back(q);
+      for (const auto& [key, qs] : groups) {
+        auto pos = torch::tensor(qs, torch::kInt64);
+        std::vector<torch::Tensor> ob;
+        std::vector<int64_t> episodes;
+        for (int64_t q : qs) ob.push_back(obs_rows[ids[q]]), episodes.push_back(rows[ids[q]].b);
+        auto obs = game.impose_message(key.first, key.second, torch::stack(ob), symbols.index_select(0, pos));
+        auto p = probs(key.first, obs, episodes);  // [n_g, F, K]
+        if (p.size(1) == 1) p = p.squeeze(1);
+        if (!out.defined()) {
+          auto shape = p.sizes().vec();
+          shape[0] = n;
+          out = torch::zeros(shape, torch::kFloat32);
+        }
+        out.index_copy_(0, pos, p);
+      }
+      return out;
+    };
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(cic_rng.derive("step" + std::to_string(step)).seed());
+    tables = cic_probe(torch::stack(logit_rows), receiver_probs, opt.cic.max_messages, ChannelSpec{V, Lc, false}, gen);
+    const int64_t M = tables.p_message.size(1);
+    auto pm = tables.p_message.contiguous(), pa = tables.p_action.contiguous();
+    const int64_t K = pa.numel() / std::max<int64_t>(1, P * M);
+    auto cic_of = [&](const std::vector<int64_t>& ks, const float* weights) {
+      std::vector<float> a, b;
+      for (int64_t k : ks) {
+        a.insert(a.end(), weights + k * M, weights + (k + 1) * M);
+        b.insert(b.end(), pa.data_ptr<float>() + k * M * K, pa.data_ptr<float>() + (k + 1) * M * K);
+      }
+      if (pa.dim() == 4)
+        return metrics::cic_factorised(a.data(), b.data(), int64_t(ks.size()), M, pa.size(2), pa.size(3));
+      return metrics::cic(a.data(), b.data(), int64_t(ks.size()), M, K);
+    };
+    std::vector<int64_t> every(P);
+    for (int64_t k = 0; k < P; ++k) every[k] = k;
+    m["cic"] = cic_of(every, pm.data_ptr<float>());
+    if (tables.messages.defined()) {
+      auto p = pm.clamp_min(1e-30);
+      m["sender_msg_entropy"] = (-(pm * p.log2()).sum(1)).mean().item<double>();
+      auto uni = torch::full({P, M}, 1.0f / float(M));
+      m["cic_uniform"] = cic_of(every, uni.data_ptr<float>());
+    }
+    for (int64_t j = 0; j < N; ++j) {
+      std::vector<int64_t> ks;
+      for (int64_t k = 0; k < P; ++k)
+        if (rows[k].sender == j) ks.push_back(k);
+      if (!ks.empty()) m["cic/sender" + std::to_string(j)] = cic_of(ks, pm.data_ptr<float>());
+    }
+  }
+
+  if (logged > 0) {
+    InteractionBatch b;
+    b.rows = logged;
+    b.msg_len = all.msg_len;
+    b.sender_action_width = all.sender_action_width;
+    b.receiver_action_width = all.receiver_action_width;
+    b.step = head(all.step, logged);
+    b.episode = head(all.episode, logged);
+    b.t = head(all.t, logged);
+    b.sender = head(all.sender, logged);
+    b.receiver = head(all.receiver, logged);
+    b.message = head(all.message, logged * L);
+    b.length = head(all.length, logged);
+    b.sender_action = head(all.sender_action, logged * W);
+    b.receiver_action = head(all.receiver_action, logged * W);
+    b.target.assign(logged, -1);
+    b.reward = head(all.reward, logged);
+    if (due) {
+      CicTables t;
+      t.p_message = tables.p_message.narrow(0, 0, block_rows);
+      t.p_action = tables.p_action.narrow(0, 0, block_rows);
+      t.messages = tables.messages;
+      b.cic = cic_block(t, logged);
+    }
+    log.append_interactions("eval", b);
+  }
+  return m;
+}
+
+}  // namespace emcomm
