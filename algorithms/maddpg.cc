@@ -15,67 +15,6 @@
 #include "metrics/metrics.h"
 
 namespace emcomm {
-MaddpgMlpImpl::MaddpgMlpImpl(int64_t in, int64_t hidden, int64_t out) {
-  l1_ = register_module("l1", torch::nn::Linear(in, hidden));
-  l2_ = register_module("l2", torch::nn::Linear(hidden, hidden));
-  l3_ = register_module("l3", torch::nn::Linear(hidden, out));
-}
-
-torch::Tensor MaddpgMlpImpl::forward(const torch::Tensor& x) { return l3_(torch::relu(l2_(torch::relu(l1_(x))))); }
-
-void glorot_init(torch::nn::Module& module, at::Generator& gen) {
-  torch::NoGradGuard no_grad;
-  for (auto& m : module.modules(/*include_self=*/true)) {
-    if (auto* lin = dynamic_cast<torch::nn::LinearImpl*>(m.get())) {
-      const double bound = std::sqrt(6.0 / double(lin->weight.size(0) + lin->weight.size(1)));
-      lin->weight.uniform_(-bound, bound, gen);
-      if (lin->bias.defined()) lin->bias.zero_();
-    }
-  }
-}
-
-torch::Tensor gumbel_soft(const torch::Tensor& logits, int64_t seg_a, int64_t n_a, int64_t seg_m, int64_t n_m,
-                          double tau, bool noise, at::Generator& gen) {
-  const int64_t B = logits.size(0);
-  auto z = logits;
-  if (noise) {
-    auto u = torch::empty_like(logits).uniform_(1e-10, 1.0, gen);
-    z = logits - torch::log(-torch::log(u));
-  }
-  std::vector<torch::Tensor> parts;
-  if (n_a > 0) parts.push_back(torch::softmax(z.narrow(1, 0, n_a * seg_a).view({B, n_a, seg_a}) / tau, -1).view({B, -1}));
-  if (n_m > 0)
-    parts.push_back(torch::softmax(z.narrow(1, n_a * seg_a, n_m * seg_m).view({B, n_m, seg_m}) / tau, -1).view({B, -1}));
-  return parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
-}
-
-void clip_each_grad(const std::vector<torch::Tensor>& params, double max_norm) {
-  torch::NoGradGuard no_grad;
-  for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    const double n = p.grad().norm().item<double>();
-    if (n > max_norm) p.grad().mul_(max_norm / n);
-  }
-}
-
-void polyak_update(torch::nn::Module& target, torch::nn::Module& source, double tau) {
-  torch::NoGradGuard no_grad;
-  auto t = target.parameters(), s = source.parameters();
-  for (size_t i = 0; i < t.size(); ++i) t[i].mul_(1.0 - tau).add_(s[i], tau);
-}
-
-float* JointReplay::add() {
-  if (size_ < cap_) {
-    data_.resize((size_ + 1) * width_);
-    ++size_;
-    next_ = size_ % cap_;
-    return &data_[(size_ - 1) * width_];
-  }
-  float* r = &data_[next_ * width_];
-  next_ = (next_ + 1) % cap_;
-  return r;
-}
-
 OptionSet Maddpg::option_set() {
   OptionSet s;
   s.add_int("maddpg.envs", 64, "worlds stepped together; a train step plays one episode in each", 1, 1 << 20)
@@ -378,26 +317,30 @@ Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
   return m;
 }
 
-void JointReplay::save_state(state::Out& ar, const std::string& key) {
+namespace {
+
+void save_replay(const JointReplay& rb, state::Out& ar, const std::string& key) {
   state::Out sub;
-  state::put(sub, "size", size_);
-  state::put(sub, "next", next_);
-  sub.write("rows", torch::from_blob(data_.data(), {int64_t(data_.size())}, torch::kFloat32));
+  state::put(sub, "size", rb.size());
+  state::put(sub, "next", rb.next());
+  // from_blob does not write through the pointer; the archive copies the rows when it is saved.
+  auto* rows = const_cast<float*>(rb.data().data());
+  sub.write("rows", torch::from_blob(rows, {int64_t(rb.data().size())}, torch::kFloat32));
   ar.write(key, sub);
 }
 
-void JointReplay::load_state(state::In& ar, const std::string& key) {
+void load_replay(JointReplay& rb, state::In& ar, const std::string& key) {
   state::In sub;
   if (!ar.try_read(key, sub)) throw std::runtime_error("checkpoint has no entry '" + key + "'");
   torch::Tensor rows;
   if (!sub.try_read("rows", rows)) throw std::runtime_error("checkpoint entry '" + key + "' has no rows");
-  size_ = state::get_int(sub, "size");
-  next_ = state::get_int(sub, "next");
-  if (size_ < 0 || size_ > cap_ || next_ < 0 || next_ >= cap_ || rows.numel() != size_ * width_)
-    throw std::runtime_error("checkpoint entry '" + key + "' does not fit this replay (other config?)");
   rows = rows.contiguous();
-  data_.assign(rows.data_ptr<float>(), rows.data_ptr<float>() + rows.numel());
+  std::vector<float> data(rows.data_ptr<float>(), rows.data_ptr<float>() + rows.numel());
+  if (!rb.restore(state::get_int(sub, "size"), state::get_int(sub, "next"), std::move(data)))
+    throw std::runtime_error("checkpoint entry '" + key + "' does not fit this replay (other config?)");
 }
+
+}  // namespace
 
 // Checkpoints keep the replay buffers whole, so a resumed run samples exactly the
 // transitions the uninterrupted one would (docs/reliability.md: checkpoint size).
@@ -414,7 +357,7 @@ void Maddpg::save_state(state::Out& ar) {
     state::put(ar, "target_critic" + a, *target_critics_[i]);
     state::put(ar, "critic_opt" + a, *critic_opts_[i]);
   }
-  for (size_t r = 0; r < replays_.size(); ++r) replays_[r].save_state(ar, "replay" + std::to_string(r));
+  for (size_t r = 0; r < replays_.size(); ++r) save_replay(replays_[r], ar, "replay" + std::to_string(r));
   state::put(ar, "episode_rng", episode_rng_);
   state::put(ar, "sample_rng", sample_rng_);
   state::put(ar, "policy_gen", gen_);
@@ -436,7 +379,7 @@ void Maddpg::load_state(state::In& ar) {
     state::get(ar, "target_critic" + a, *target_critics_[i]);
     state::get(ar, "critic_opt" + a, *critic_opts_[i]);
   }
-  for (size_t r = 0; r < replays_.size(); ++r) replays_[r].load_state(ar, "replay" + std::to_string(r));
+  for (size_t r = 0; r < replays_.size(); ++r) load_replay(replays_[r], ar, "replay" + std::to_string(r));
   state::get(ar, "episode_rng", episode_rng_);
   state::get(ar, "sample_rng", sample_rng_);
   state::get(ar, "policy_gen", gen_);

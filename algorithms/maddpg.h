@@ -29,13 +29,11 @@
 //
 // Evaluation: eval.size episodes (soft Gumbel actions as in training; eval.sample=false: the
 // softmax of the logits), figures reward (mean episode return of agent 0; cooperative games give
-// all agents the same), reward/agent<i>, for particle speaker_listener target_reach and
-// target_touch (last step); interaction rows, one per message heard by an agent that acts later
-// (particle: the listener's action at the next step), message = argmax symbol, receiver_action =
-// the receiver's argmax action; the CIC probe imposes every one-hot message on the receiver
-// (p_action = softmax of its action logits, p_message = softmax of the sender's message logits);
-// figures cic, ic, entropy, sender_msg_entropy (mean H(c|s), the bound of CIC(s)) and cic_uniform
-// (CIC with the M messages imposed with equal weight: the listener's dependence on the channel).
+// all agents the same) and reward/agent<i>; the rows, the CIC probe (p_action = softmax of the
+// receiver's action logits, p_message = softmax of the sender's message logits) and the figures
+// over them come from log_markov_evaluation (algorithms/markov_eval.h), with the argmax symbol
+// and action of the soft vectors, and the env's own figures (particle speaker_listener:
+// target_reach and target_touch at the last step).
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -48,52 +46,10 @@
 
 #include "algorithms/algorithm.h"
 #include "algorithms/cic_probe.h"
+#include "agents/markov_nets.h"
 #include "envs/markov_game.h"
 
 namespace emcomm {
-
-class MaddpgMlpImpl : public torch::nn::Module {
- public:
-  MaddpgMlpImpl(int64_t in, int64_t hidden, int64_t out);
-  torch::Tensor forward(const torch::Tensor& x);
-
- private:
-  torch::nn::Linear l1_{nullptr}, l2_{nullptr}, l3_{nullptr};
-};
-TORCH_MODULE(MaddpgMlp);
-
-// Glorot-uniform weights, zero biases, from `gen`.
-void glorot_init(torch::nn::Module& module, at::Generator& gen);
-
-// Soft Gumbel-softmax of `logits` [B, W] split into segments of `segment` values each (every
-// action factor / message position): softmax((logits + g) / tau) per segment, g Gumbel noise
-// from gen (noise=false: plain softmax).
-torch::Tensor gumbel_soft(const torch::Tensor& logits, int64_t segment_a, int64_t n_a, int64_t segment_m,
-                          int64_t n_m, double tau, bool noise, at::Generator& gen);
-
-// Clips each parameter's gradient to norm `max_norm` (the reference's clip_by_norm per tensor).
-void clip_each_grad(const std::vector<torch::Tensor>& params, double max_norm);
-
-// Polyak: target <- (1 - tau) target + tau source.
-void polyak_update(torch::nn::Module& target, torch::nn::Module& source, double tau);
-
-// A replay of joint transitions (every agent's observation, soft action, reward, next
-// observation, done, sub-policy index) in one ring of float rows.
-class JointReplay {
- public:
-  JointReplay(int64_t capacity, int64_t width) : cap_(capacity), width_(width) {}
-  float* add();  // a row to fill (width floats)
-  int64_t size() const { return size_; }
-  const float* row(int64_t i) const { return &data_[i * width_]; }
-  int64_t width() const { return width_; }
-  // Checkpoints: the rows held and the ring position, under `key`.
-  void save_state(torch::serialize::OutputArchive& ar, const std::string& key);
-  void load_state(torch::serialize::InputArchive& ar, const std::string& key);
-
- private:
-  int64_t cap_, width_, size_ = 0, next_ = 0;
-  std::vector<float> data_;
-};
 
 class Maddpg : public Algorithm {
  public:

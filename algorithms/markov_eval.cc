@@ -107,17 +107,39 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
     all.reward.push_back(ret_p[row.b * N + row.sender]);
   }
 
-  // Figures over every row.
+  // Figures over every row (pooled over the speakers), then per speaking agent j (its own rows:
+  // the speakers' codes are independent, so pooling can cancel or create information).
   {
     using namespace metrics;
-    const auto msg = messages_as_symbols(int_table(all.message, L), all.length);
-    const auto ra = rows_as_symbols(int_table(all.receiver_action, W));
-    m["entropy"] = entropy(msg);
-    m["ic"] = mutual_information(msg, ra);
-    if (sender_acts) {
-      const auto sa = rows_as_symbols(int_table(all.sender_action, W));
-      m["sc"] = mutual_information(msg, sa);
-      m["ci_action"] = context_independence(sa, msg);
+    auto figures = [&](const std::vector<int64_t>& ids, const std::string& suffix, bool acts) {
+      std::vector<int32_t> msg, len, sa, ra;
+      for (int64_t k : ids) {
+        msg.insert(msg.end(), all.message.begin() + k * L, all.message.begin() + (k + 1) * L);
+        len.push_back(all.length[k]);
+        sa.insert(sa.end(), all.sender_action.begin() + k * W, all.sender_action.begin() + (k + 1) * W);
+        ra.insert(ra.end(), all.receiver_action.begin() + k * W, all.receiver_action.begin() + (k + 1) * W);
+      }
+      const auto ms = messages_as_symbols(int_table(msg, L), len);
+      m["entropy" + suffix] = entropy(ms);
+      m["ic" + suffix] = mutual_information(ms, rows_as_symbols(int_table(ra, W)));
+      if (acts) {
+        const auto a = rows_as_symbols(int_table(sa, W));
+        m["sc" + suffix] = mutual_information(ms, a);
+        m["ci_action" + suffix] = context_independence(a, ms);
+      }
+    };
+    std::vector<int64_t> every(R);
+    for (int64_t k = 0; k < R; ++k) every[k] = k;
+    figures(every, "", sender_acts);
+    for (int64_t j = 0; j < N; ++j) {
+      std::vector<int64_t> ids;
+      bool acts = false;
+      for (int64_t k = 0; k < R; ++k)
+        if (rows[k].sender == j) {
+          ids.push_back(k);
+          acts = acts || all.sender_action[k * W] >= 0;
+        }
+      if (!ids.empty()) figures(ids, "/agent" + std::to_string(j), acts);
     }
   }
 

@@ -11,7 +11,9 @@
 //
 // Figures: messages_per_episode, entropy, ic, and when some sender acts sc and ci_action (a
 // speaker that takes no env action has no SC: those figures are left out, as `emcomm analyze`
-// reports them null); the CIC probe over the first rows (at most kCicFigureRows): cic,
+// reports them null), pooled over every speaker, and the same per speaking agent j over its own
+// rows as entropy/agent<j>, ic/agent<j>, sc/agent<j>, ci_action/agent<j> (the Pitfalls
+// statistics: SC_j = I(m_j; a_j), IC_j = I(m_j; a_other)); the CIC probe over the first rows (at most kCicFigureRows): cic,
 // cic/sender<j>, and when every message was enumerated sender_msg_entropy (mean H(c|s), the
 // bound of CIC(s)) and cic_uniform (the M messages imposed with equal weight: how much the
 // listener's action depends on what it hears, independent of the speaker).

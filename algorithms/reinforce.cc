@@ -37,34 +37,6 @@ std::pair<torch::Tensor, torch::Tensor> logp_entropy(const torch::Tensor& logits
 
 }  // namespace
 
-McgAgentImpl::McgAgentImpl(const AgentSpec& spec, int64_t hidden, bool separate_message_net)
-    : spec_(spec), separate_(separate_message_net && spec.vocab_size > 0) {
-  l1_ = register_module("l1", torch::nn::Linear(spec.obs_dim, hidden));
-  l2_ = register_module("l2", torch::nn::Linear(hidden, hidden));
-  if (separate_) {
-    m1_ = register_module("m1", torch::nn::Linear(spec.obs_dim, hidden));
-    m2_ = register_module("m2", torch::nn::Linear(hidden, hidden));
-  }
-  if (spec.action_factors > 0)
-    action_ = register_module("action", torch::nn::Linear(hidden, spec.action_factors * spec.action_values));
-  if (spec.vocab_size > 0)
-    message_ = register_module("message", torch::nn::Linear(hidden, spec.msg_len * spec.vocab_size));
-  value_ = register_module("value", torch::nn::Linear(hidden, 1));
-}
-
-PolicyOutput McgAgentImpl::forward(const torch::Tensor& obs) {
-  const int64_t B = obs.size(0);
-  auto h = torch::relu(l2_(torch::relu(l1_(obs))));
-  PolicyOutput o;
-  if (action_) o.action_logits = action_(h).view({B, spec_.action_factors, spec_.action_values});
-  if (message_) {
-    auto hm = separate_ ? torch::relu(m2_(torch::relu(m1_(obs)))) : h;
-    o.message_logits = message_(hm).view({B, spec_.msg_len, spec_.vocab_size});
-  }
-  o.value = value_(h).squeeze(1);
-  return o;
-}
-
 ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Tensor& entropy_action,
                               const torch::Tensor& act_mask, const torch::Tensor& logp_message,
                               const torch::Tensor& entropy_message, const torch::Tensor& speak_mask,

@@ -14,11 +14,10 @@
 // head never learns (the Pitfalls ablation).
 // A SignalingGame env is played through SignalingAdapter (adapter.vocab_size, adapter.max_len).
 //
-// Evaluation: eval.size episodes (greedy unless eval.sample), one interaction row per message
-// sent (docs/matrix-games.md), CIC probe tables on the logged rows when metrics.cic_every says
-// so, and figures reward/agent<i>, reward/mean, sc, ic, cic, cic/sender<j>, entropy, ci_action, and
-// sender_msg_entropy = mean over probed states of H(c|s) of the sender's policy (an upper bound of
-// CIC(s)).
+// Evaluation: eval.size episodes (greedy unless eval.sample), logged by log_markov_evaluation
+// (algorithms/markov_eval.h: interaction rows, CIC probe, sc/ic/entropy/ci_action pooled and
+// per agent, cic, cic/sender<j>, sender_msg_entropy, cic_uniform, the env's own figures), plus
+// reward/agent<i> and reward/mean.
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -28,29 +27,11 @@
 
 #include "algorithms/algorithm.h"
 #include "algorithms/cic_probe.h"
+#include "agents/markov_nets.h"
 #include "envs/markov_game.h"
 
 namespace emcomm {
 
-struct PolicyOutput {
-  torch::Tensor action_logits;   // [B, F, K], undefined when the agent never acts
-  torch::Tensor message_logits;  // [B, L, V], undefined when the agent never speaks
-  torch::Tensor value;           // [B]
-};
-
-class McgAgentImpl : public torch::nn::Module {
- public:
-  McgAgentImpl(const AgentSpec& spec, int64_t hidden, bool separate_message_net);
-  PolicyOutput forward(const torch::Tensor& obs);
-  const AgentSpec& spec() const { return spec_; }
-
- private:
-  AgentSpec spec_;
-  bool separate_;
-  torch::nn::Linear l1_{nullptr}, l2_{nullptr}, m1_{nullptr}, m2_{nullptr};
-  torch::nn::Linear action_{nullptr}, message_{nullptr}, value_{nullptr};
-};
-TORCH_MODULE(McgAgent);
 
 struct ReinforceCoefs {
   double message = 0.1, entropy = 0.01, value = 0.1;

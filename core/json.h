@@ -1,4 +1,4 @@
-// Minimal JSON output for summary.json and --json modes (emcomm writes JSON, never parses it).
+// Minimal JSON output for summary.json and --json modes (reading JSON back: nlohmann/json.hpp).
 #pragma once
 
 #include <cmath>

@@ -4,11 +4,13 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/errors.h"
+#include "envs/env.h"
 #include "core/json.h"
 #include "core/run_file.h"
 #include "experiments/commands.h"
@@ -100,7 +102,33 @@ struct Result {
   std::optional<int64_t> step;  // none for a split without rows
   int64_t rows = 0;
   std::vector<std::optional<double>> values;  // in kMetricNames order
+  // Markov games: entropy, sc, ic, ci_action of each speaking agent's own rows, named
+  // "<figure>/agent<j>" (j = the sender), in agent order.
+  std::vector<std::pair<std::string, std::optional<double>>> per_agent;
 };
+
+constexpr const char* kPerAgentNames[] = {"entropy", "sc", "ic", "ci_action"};
+
+// The rows of `b` whose sender is `sender` (without CIC tables).
+InteractionBatch rows_of_sender(const InteractionBatch& b, int32_t sender) {
+  InteractionBatch o;
+  o.msg_len = b.msg_len;
+  o.sender_action_width = b.sender_action_width;
+  o.receiver_action_width = b.receiver_action_width;
+  const int64_t L = b.msg_len, SW = std::max(b.sender_action_width, 1), RW = std::max(b.receiver_action_width, 1);
+  for (int64_t r = 0; r < b.rows; ++r) {
+    if (b.sender[r] != sender) continue;
+    ++o.rows;
+    o.message.insert(o.message.end(), b.message.begin() + r * L, b.message.begin() + (r + 1) * L);
+    o.length.push_back(b.length[r]);
+    if (!b.sender_action.empty())
+      o.sender_action.insert(o.sender_action.end(), b.sender_action.begin() + r * SW, b.sender_action.begin() + (r + 1) * SW);
+    if (!b.receiver_action.empty())
+      o.receiver_action.insert(o.receiver_action.end(), b.receiver_action.begin() + r * RW,
+                               b.receiver_action.begin() + (r + 1) * RW);
+  }
+  return o;
+}
 
 bool all_no_action(const std::vector<int32_t>& action) {
   return std::all_of(action.begin(), action.end(), [](int32_t a) { return a == -1; });
@@ -123,6 +151,23 @@ std::optional<double> mean_cic(const CicBlock& c, int64_t rows) {
   if (c.action_shape.size() == 2)
     return metrics::cic_factorised(pm.data(), pa.data(), probed, M, c.action_shape[0], c.action_shape[1]);
   return metrics::cic(pm.data(), pa.data(), probed, M, K);
+}
+
+std::vector<std::optional<double>> compute(const InteractionBatch& b, const std::optional<CicBlock>& cic);
+
+// Per speaking agent of a Markov game: its own rows' entropy, sc, ic, ci_action.
+std::vector<std::pair<std::string, std::optional<double>>> compute_per_agent(const InteractionBatch& b) {
+  std::vector<int32_t> senders(b.sender.begin(), b.sender.end());
+  std::sort(senders.begin(), senders.end());
+  senders.erase(std::unique(senders.begin(), senders.end()), senders.end());
+  std::vector<std::pair<std::string, std::optional<double>>> out;
+  for (int32_t j : senders) {
+    const auto v = compute(rows_of_sender(b, j), std::nullopt);
+    for (const char* name : kPerAgentNames)
+      out.push_back({std::string(name) + "/agent" + std::to_string(j),
+                     v[std::find(kMetricNames.begin(), kMetricNames.end(), name) - kMetricNames.begin()]});
+  }
+  return out;
 }
 
 std::vector<std::optional<double>> compute(const InteractionBatch& b, const std::optional<CicBlock>& cic) {
@@ -205,17 +250,23 @@ std::vector<SplitResults> analyze(const Args& args) {
     splits = {*args.split};
   }
   if (splits.empty()) throw UserError("run file '" + args.path + "' has no interaction rows (nothing under /interactions)");
+  // Markov games have several speaking agents with independent codes: figures per agent too.
+  bool markov = false;
+  const auto config = reader.config();
+  if (auto it = config.find("env.name"); it != config.end())
+    for (const EnvEntry* e : EnvRegistry::entries()) markov = markov || (e->name == it->second && e->kind == EnvKind::Markov);
   std::vector<SplitResults> out;
   for (const auto& split : splits) {
     SplitResults& sr = out.emplace_back(SplitResults{split, {}});
     const std::vector<StepRows> blocks = select_steps(reader, args, split);
     if (blocks.empty() && args.step == "latest")
-      sr.results.push_back({split, std::nullopt, 0, std::vector<std::optional<double>>(kMetricNames.size())});
+      sr.results.push_back({split, std::nullopt, 0, std::vector<std::optional<double>>(kMetricNames.size()), {}});
     for (const auto& blk : blocks) {
       const InteractionBatch rows = reader.interactions(split, blk.first, blk.count);
       const std::optional<CicBlock> cic = reader.cic(split, blk.first, blk.count);
       try {
-        sr.results.push_back({split, blk.step, blk.count, compute(rows, cic)});
+        sr.results.push_back({split, blk.step, blk.count, compute(rows, cic), {}});
+        if (markov) sr.results.back().per_agent = compute_per_agent(rows);
       } catch (const std::invalid_argument& e) {  // the metrics refuse inconsistent data
         if (dynamic_cast<const UserError*>(&e)) throw;
         throw UserError("run file '" + args.path + "' has malformed rows in split '" + split + "' at step " +
@@ -230,6 +281,7 @@ std::string json_result(const Result& r) {
   std::string s = "{\"step\": " + (r.step ? std::to_string(*r.step) : "null") + ", \"rows\": " + std::to_string(r.rows);
   for (size_t i = 0; i < kMetricNames.size(); ++i)
     s += ", " + json_string(kMetricNames[i]) + ": " + (r.values[i] ? json_number(*r.values[i]) : "null");
+  for (const auto& [name, v] : r.per_agent) s += ", " + json_string(name) + ": " + (v ? json_number(*v) : "null");
   return s + "}";
 }
 
@@ -264,12 +316,25 @@ std::string cell(const std::optional<double>& v, bool integer) {
 std::string table(const std::vector<SplitResults>& splits, const std::string& path) {
   std::vector<std::string> labels = {"split", "step", "rows"};
   labels.insert(labels.end(), kMetricNames.begin(), kMetricNames.end());
+  std::vector<std::string> agent_names;  // every per-agent figure of any column, first-seen order
+  for (const auto& sr : splits)
+    for (const auto& r : sr.results)
+      for (const auto& kv : r.per_agent)
+        if (std::find(agent_names.begin(), agent_names.end(), kv.first) == agent_names.end())
+          agent_names.push_back(kv.first);
+  labels.insert(labels.end(), agent_names.begin(), agent_names.end());
   std::vector<std::vector<std::string>> cols;
   for (const auto& sr : splits) {
     for (const auto& r : sr.results) {
       std::vector<std::string> c = {r.split, r.step ? std::to_string(*r.step) : "-", std::to_string(r.rows)};
       for (size_t i = 0; i < kMetricNames.size(); ++i)
         c.push_back(cell(r.values[i], kMetricNames[i] == "symbols_used"));
+      for (const auto& name : agent_names) {
+        std::optional<double> v;
+        for (const auto& kv : r.per_agent)
+          if (kv.first == name) v = kv.second;
+        c.push_back(cell(v, false));
+      }
       cols.push_back(c);
     }
   }
@@ -300,6 +365,11 @@ void write_back(const std::vector<SplitResults>& splits, const std::string& path
       }
       if (!points.step.empty()) out.set_metric(sr.split, kMetricNames[i], points);
     }
+    std::map<std::string, ScalarSeries> agent_points;
+    for (const auto& r : sr.results)
+      for (const auto& [name, v] : r.per_agent)
+        if (r.step && v) agent_points[name].step.push_back(*r.step), agent_points[name].value.push_back(*v);
+    for (const auto& [name, points] : agent_points) out.set_metric(sr.split, name, points);
   }
   out.flush();
 }

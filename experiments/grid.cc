@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/errors.h"
 #include "experiments/commands.h"
 
@@ -43,25 +45,22 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
-// The "final" object of an emcomm summary.json: "name": number|null pairs.
+// The "final" object of an emcomm summary.json ("name": number, or null for NaN). Throws
+// std::runtime_error naming the file when it is not such a file.
 std::map<std::string, double> read_final(const fs::path& summary) {
-  std::string text = read_text(summary);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text(summary));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::runtime_error(summary.string() + " is not JSON: " + e.what());
+  }
+  if (!j.is_object() || !j.contains("final") || !j["final"].is_object())
+    throw std::runtime_error(summary.string() + " has no \"final\" object");
   std::map<std::string, double> out;
-  size_t start = text.find("\"final\"");
-  if (start == std::string::npos) return out;
-  size_t open = text.find('{', start), close = text.find('}', open);
-  if (open == std::string::npos || close == std::string::npos) return out;
-  std::string body = text.substr(open + 1, close - open - 1);
-  size_t pos = 0;
-  while ((pos = body.find('"', pos)) != std::string::npos) {
-    size_t end = body.find('"', pos + 1);
-    std::string key = body.substr(pos + 1, end - pos - 1);
-    size_t colon = body.find(':', end);
-    size_t stop = body.find_first_of(",\n", colon);
-    std::string val = body.substr(colon + 1, stop == std::string::npos ? std::string::npos : stop - colon - 1);
-    val.erase(std::remove_if(val.begin(), val.end(), ::isspace), val.end());
-    out[key] = val == "null" ? std::nan("") : std::strtod(val.c_str(), nullptr);
-    pos = stop == std::string::npos ? body.size() : stop;
+  for (const auto& [key, v] : j["final"].items()) {
+    if (v.is_number()) out[key] = v.get<double>();
+    else if (v.is_null()) out[key] = std::nan("");
+    else throw std::runtime_error(summary.string() + ": final figure '" + key + "' is not a number");
   }
   return out;
 }
@@ -251,16 +250,21 @@ std::vector<std::string> grid_train_argv(const Grid& g, size_t i, const std::str
 void record_run_end(Grid& g, size_t i, int status) {
   GridRun& r = g.runs[i];
   const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  std::string summary_problem;
   if (exited_ok && fs::exists(r.dir / "summary.json")) {
-    r.ok = true;
-    r.final = read_final(r.dir / "summary.json");
-  } else {
-    r.ok = false;
-    r.error = last_line(r.log);
-    if (r.error.empty())
-      r.error = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                    : "exit code " + std::to_string(WEXITSTATUS(status));
+    try {
+      r.final = read_final(r.dir / "summary.json");
+      r.ok = true;
+      return;
+    } catch (const std::runtime_error& e) {
+      summary_problem = e.what();
+    }
   }
+  r.ok = false;
+  r.error = summary_problem.empty() ? last_line(r.log) : summary_problem;
+  if (r.error.empty())
+    r.error = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                  : "exit code " + std::to_string(WEXITSTATUS(status));
 }
 
 void print_run_end(const Grid& g, size_t i, size_t done, const std::string& where) {
