@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "core/errors.h"
@@ -41,7 +42,14 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
                               const MarkovLogOptions& opt, int64_t step, Rng cic_rng, RunWriter& log) {
   const int64_t T = r.steps(), N = game.num_agents();
   const int64_t E = r.returns.size(0);
-  Metrics m = game.episode_figures();
+  Metrics m;
+  for (const auto& [name, per_episode] : game.episode_figures()) {  // the mean over finite values
+    double sum = 0;
+    int64_t n = 0;
+    for (double v : per_episode)
+      if (std::isfinite(v)) sum += v, ++n;
+    m[name] = n > 0 ? sum / double(n) : std::nan("");
+  }
   std::vector<AgentSpec> spec(N);
   int64_t W = 1, L = 1;
   for (int64_t i = 0; i < N; ++i) {

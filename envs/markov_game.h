@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/rng.h"
@@ -87,9 +88,19 @@ class MarkovGame : public Env {
                                        const torch::Tensor& symbols) const = 0;
   // Whether `listener` hears `speaker`'s messages.
   virtual bool hears(int64_t listener, int64_t speaker) const { return listener != speaker; }
-  // The env's own figures of the batch of episodes last played to the end (e.g. a particle
-  // world's target_reach), reported by every learner's evaluation. Default: none.
-  virtual std::map<std::string, double> episode_figures() const { return {}; }
+
+  // Teams of mixed cooperative-competitive games: whether agent i plays on the adversary side (a
+  // trainer may give each side its own algorithm). Default: nobody is.
+  virtual bool is_adversary(int64_t agent) const { return false; }
+  // Whether every agent's reward is already the sum over all agents (cooperative games, as the
+  // particle worlds' reference); false: each agent gets its own (or the game does not say).
+  virtual bool shared_reward() const { return false; }
+  // The game's own per-episode figures, name -> one value per episode of the batch, for the
+  // episodes of the last reset(): call it after an episode's last step for that episode's figures
+  // (each game documents whether a figure is a mean over the steps done, a sum over them, or a
+  // test of the current state). The figure of a batch is the mean over its episodes. Default: none.
+  using EpisodeFigures = std::vector<std::pair<std::string, std::vector<double>>>;
+  virtual EpisodeFigures episode_figures() const { return {}; }
   // The figure a learner's progress line shows ("" = the learner's own reward figure).
   virtual std::string headline_figure() const { return ""; }
   // True when `done` only marks a time limit (learners with a critic bootstrap through it).

@@ -75,7 +75,8 @@ MarkovState SignalingAdapter::step(const torch::Tensor& actions, const torch::Te
   auto a = actions.select(1, 1).narrow(1, 0, factors_).to(torch::kInt64);  // [B, F]
   auto target = batch_.target.dim() == 1 ? batch_.target.unsqueeze(1) : batch_.target;
   auto r = a.eq(target).to(torch::kFloat32).mean(1);  // fraction of factors right
-  acc_ = r.eq(1.0f).to(torch::kFloat64).mean().item<double>();
+  auto solved = r.eq(1.0f).to(torch::kFloat64).contiguous();
+  solved_.assign(solved.data_ptr<double>(), solved.data_ptr<double>() + B);
   phase_ = 2;
   return state(last_onehots_, torch::stack({r, r}, 1), 2);
 }
@@ -90,9 +91,9 @@ torch::Tensor SignalingAdapter::impose_message(int64_t listener, int64_t speaker
   return out;
 }
 
-std::map<std::string, double> SignalingAdapter::episode_figures() const {
+MarkovGame::EpisodeFigures SignalingAdapter::episode_figures() const {
   if (phase_ < 2) return {};
-  return {{"acc", acc_}};
+  return {{"acc", solved_}};
 }
 
 OptionSet adapter_options() {

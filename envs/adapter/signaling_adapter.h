@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "envs/markov_game.h"
@@ -32,8 +33,8 @@ class SignalingAdapter : public MarkovGame {
   torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
                                const torch::Tensor& symbols) const override;
   bool hears(int64_t listener, int64_t speaker) const override { return listener == 1 && speaker == 0; }
-  // acc: the share of the last batch's episodes the listener solved (every factor right).
-  std::map<std::string, double> episode_figures() const override;
+  // acc: 1 for each episode of the last batch the listener solved (every factor right), else 0.
+  EpisodeFigures episode_figures() const override;
 
   // Starts episodes on a given batch of the game.
   MarkovState start(SignalBatch batch);
@@ -46,7 +47,7 @@ class SignalingAdapter : public MarkovGame {
   SignalBatch batch_;
   torch::Tensor last_onehots_;
   int64_t phase_ = 2;
-  double acc_ = 0;
+  std::vector<double> solved_;
 };
 
 // adapter.vocab_size and adapter.max_len: the channel a signaling game gets when an algorithm

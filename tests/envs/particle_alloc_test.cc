@@ -4,9 +4,11 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "envs/particle/particle.h"
 
@@ -71,4 +73,35 @@ TEST_CASE("particle: stepping 1024 worlds through whole episodes allocates nothi
   w.step_soft(a, m, rng);
   counting = false;
   CHECK(allocations.load() > 0);
+}
+
+TEST_CASE("particle: the other scenarios' stepping core allocates nothing either", "[particle]") {
+  using S = ParticleWorld::Scenario;
+  for (S sc : {S::Crypto, S::Adversary, S::Spread, S::Tag, S::Push}) {
+    INFO("scenario " << int(sc));
+    ParticleWorld::Options o;
+    o.scenario = sc;
+    ParticleWorld w{o};
+    constexpr int64_t B = 256;
+    const int64_t N = w.num_agents(), C = std::max<int64_t>(w.comm_dim(), 1);
+    Rng rng(5), actions_rng(6);
+    std::vector<float> act(B * N * 5), msg(B * N * C);
+    std::vector<std::vector<float>> obs;
+    for (int64_t i = 0; i < N; ++i) obs.emplace_back(B * w.agent_spec(i).obs_dim);
+    w.reset_raw(B, rng);
+    auto step = [&] {
+      std::fill(act.begin(), act.end(), 0.0f);
+      for (int64_t k = 0; k < B * N; ++k) act[k * 5 + actions_rng.below(5)] = 1.0f;
+      for (int64_t k = 0; k < B * N * C; ++k) msg[k] = float(actions_rng.below(2));
+      w.step_raw(act.data(), 5, msg.data(), C);
+      for (int64_t i = 0; i < N; ++i) w.write_obs(i, obs[i].data());
+      if (w.steps_done() == w.options().episode_length) w.reset_raw(B, rng);
+    };
+    step();
+    allocations = 0;
+    counting = true;
+    for (int i = 0; i < 60; ++i) step();  // more than two episodes, with their resets
+    counting = false;
+    CHECK(allocations.load() == 0);
+  }
 }
