@@ -4,29 +4,41 @@
 #include <functional>
 #include <numeric>
 #include <stdexcept>
+#include <type_traits>
 
 #include "core/errors.h"
 
 namespace emcomm {
+
+// InteractionField::dtype() is the index of the member's type in BatchColumn.
+static_assert(std::is_same_v<std::variant_alternative_t<size_t(Dtype::kInt64), BatchColumn>, I64Column>);
+static_assert(std::is_same_v<std::variant_alternative_t<size_t(Dtype::kInt32), BatchColumn>, I32Column>);
+static_assert(std::is_same_v<std::variant_alternative_t<size_t(Dtype::kFloat32), BatchColumn>, F32Column>);
 
 const std::vector<InteractionField>& interaction_fields() {
   using B = InteractionBatch;
   using P = Presence;
   using R = Rank;
   using M = MinusOne;
-  // name               member               rank       presence          -1           width member, its name, docs' letter
+  // name               member               rank       presence          -1
+  //                      (width member, its name in errors, its letter in docs/hdf5-format.md)
   static const std::vector<InteractionField> fields = {
       {"step",            &B::step,            R::kN,     P::kRequired,     M::kNever},
       {"episode",         &B::episode,         R::kN,     P::kRequired,     M::kNever},
       {"t",               &B::t,               R::kN,     P::kRequired,     M::kNever},
       {"sender",          &B::sender,          R::kN,     P::kRequired,     M::kNever},
       {"receiver",        &B::receiver,        R::kN,     P::kRequired,     M::kNever},
-      {"message",         &B::message,         R::kNW,    P::kRequired,     M::kPadding, &B::msg_len, "msg_len", "L"},
+      {"message",         &B::message,         R::kNW,    P::kRequired,     M::kPadding,
+                          &B::msg_len, "msg_len", "L"},
       {"length",          &B::length,          R::kN,     P::kRequired,     M::kNever},
-      {"concept",         &B::concept,         R::kNW,    P::kWhenWidth,    M::kNever, &B::concept_width, "concept_width", "A"},
-      {"sender_action",   &B::sender_action,   R::kNOrNW, P::kWhenNonEmpty, M::kNoValue, &B::sender_action_width, "sender_action_width", "D"},
-      {"receiver_action", &B::receiver_action, R::kNOrNW, P::kWhenNonEmpty, M::kNoValue, &B::receiver_action_width, "receiver_action_width", "D"},
-      {"target",          &B::target,          R::kNOrNW, P::kWhenNonEmpty, M::kNoValue, &B::target_width, "target_width", "D"},
+      {"concept",         &B::concept,         R::kNW,    P::kWhenWidth,    M::kNever,
+                          &B::concept_width, "concept_width", "A"},
+      {"sender_action",   &B::sender_action,   R::kNOrNW, P::kWhenNonEmpty, M::kNoValue,
+                          &B::sender_action_width, "sender_action_width", "D"},
+      {"receiver_action", &B::receiver_action, R::kNOrNW, P::kWhenNonEmpty, M::kNoValue,
+                          &B::receiver_action_width, "receiver_action_width", "D"},
+      {"target",          &B::target,          R::kNOrNW, P::kWhenNonEmpty, M::kNoValue,
+                          &B::target_width, "target_width", "D"},
       {"reward",          &B::reward,          R::kN,     P::kRequired,     M::kNever},
   };
   return fields;

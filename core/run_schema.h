@@ -5,6 +5,17 @@
 // fills an InteractionBatch from it and validate() checks a file against it. A new field is
 // one row there (plus its InteractionBatch member and its line in docs/hdf5-format.md, which
 // a test compares with the table). Internal to core/: users include core/run_file.h.
+//
+// Where other additions go (each with a schema_version bump in run_file.h and docs):
+// - a per-row dataset of another shape, e.g. [N, M, K]: a new Rank (ranks(), shape_text())
+//   and the widths it needs in InteractionBatch; the writer's width_tail() becomes the tail;
+// - a per-evaluation array that is not one value per row, e.g. a [P, P] cross-play matrix:
+//   not an interaction field but a series kind beside /scalars and /metrics: a step column
+//   and a value column of tail {P, P} (create_column/append_rows/reopen_column in
+//   core/run_h5.h take any tail), appended by a RunWriter method next to append_metric,
+//   continued on resume like reopen_series (run_writer.cc), read by a RunReader method like
+//   metric() (run_reader.cc) and checked by a validate_*_group next to
+//   validate_series_group (run_validate.cc).
 #pragma once
 
 #include <H5Cpp.h>
