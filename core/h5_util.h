@@ -1,4 +1,4 @@
-// Small HDF5 helpers shared by the run file (run_file.cc) and the dataset file
+// Small HDF5 helpers shared by the run file (core/run_*.cc) and the dataset file
 // (envs/referential/dataset_file.cc).
 #pragma once
 
