@@ -305,11 +305,24 @@ Config resolve_config(const ConfigSchema& schema, const std::string& ini_path,
 
   std::vector<std::string> applicable_names;
   for (const auto& s : applicable.specs()) applicable_names.push_back(s.name);
+  // Every option that does not apply is reported, in one message (switching algorithm in a
+  // config leaves several behind).
+  std::vector<std::string> inapplicable, hints;
   for (const auto& kv : given) {
     if (applicable.find(kv.first)) continue;
-    throw UserError("option " + kv.first + " does not apply to env '" + env->name +
-                    "' with algorithm '" + algo->name + "'" +
-                    [&] { auto n = nearest_name(kv.first, applicable_names); return n.empty() ? std::string() : "; did you mean '" + n + "'?"; }());
+    const std::string n = nearest_name(kv.first, applicable_names);
+    inapplicable.push_back(kv.first);
+    hints.push_back(n.empty() ? std::string() : "did you mean '" + n + "'?");
+  }
+  if (inapplicable.size() == 1)
+    throw UserError("option " + inapplicable.front() + " does not apply to env '" + env->name + "' with algorithm '" +
+                    algo->name + "'" + (hints.front().empty() ? "" : "; " + hints.front()));
+  if (!inapplicable.empty()) {
+    std::string all = std::to_string(inapplicable.size()) + " options do not apply to env '" + env->name +
+                      "' with algorithm '" + algo->name + "':";
+    for (size_t i = 0; i < inapplicable.size(); ++i)
+      all += "\n  " + inapplicable[i] + (hints[i].empty() ? "" : " (" + hints[i] + ")");
+    throw UserError(all);
   }
 
   Config cfg;
