@@ -20,6 +20,10 @@ torch::Tensor StackedLinearImpl::forward_member(int64_t p, const torch::Tensor& 
   return torch::addmm(bias[p], x, weight[p]);
 }
 
+torch::Tensor StackedLinearImpl::forward_range(int64_t first, int64_t count, const torch::Tensor& x) {
+  return torch::baddbmm(bias.narrow(0, first, count), x, weight.narrow(0, first, count));
+}
+
 void StackedLinearImpl::reset(at::Generator& gen) {
   torch::NoGradGuard no_grad;
   double bound = 1.0 / std::sqrt(double(weight.size(1)));
@@ -67,6 +71,13 @@ torch::Tensor SpeakerPopulationImpl::member_logits(int64_t, const torch::Tensor&
   throw std::logic_error("member_logits: this speaker is autoregressive; its positions have no independent policy");
 }
 
+torch::Tensor ListenerPopulationImpl::forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,
+                                                   const torch::Tensor& candidates) {
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < count; ++i) out.push_back(forward_member(first + i, onehots[i], candidates));
+  return torch::stack(out);
+}
+
 PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t hidden, ReceiverSpec task,
                                  Activation act, int64_t embed)
     : members_(members), task_(task), act_(act) {
@@ -88,6 +99,19 @@ torch::Tensor PopListenerImpl::forward(const torch::Tensor& onehots, const torch
   const int64_t C = candidates.size(1);
   auto c = cand_(candidates.reshape({1, B * C, -1}).expand({P, B * C, candidates.size(2)}));  // [P, B*C, E]
   return torch::bmm(c.view({P * B, C, -1}), h.reshape({P * B, -1, 1})).view({P, B, C});
+}
+
+torch::Tensor PopListenerImpl::forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,
+                                             const torch::Tensor& candidates) {
+  EMCOMM_CHECK(onehots.dim() == 4 && onehots.size(0) == count && first >= 0 && first + count <= members_,
+               "listener range input must be [count, B, L, V] within the population");
+  const int64_t B = onehots.size(1);
+  auto h = l2_->forward_range(first, count, activate(l1_->forward_range(first, count, onehots.reshape({count, B, -1})), act_));
+  if (task_.kind == ReceiverSpec::Kind::Reconstruct) return h.view({count, B, task_.attributes, task_.values});
+  EMCOMM_CHECK(candidates.defined(), "discrimination listener needs candidates");
+  const int64_t C = candidates.size(1);
+  auto c = cand_->forward_range(first, count, candidates.reshape({1, B * C, -1}).expand({count, B * C, candidates.size(2)}));
+  return torch::bmm(c.view({count * B, C, -1}), h.reshape({count * B, -1, 1})).view({count, B, C});
 }
 
 torch::Tensor PopListenerImpl::forward_member(int64_t p, const torch::Tensor& onehots,

@@ -20,6 +20,8 @@ class StackedLinearImpl : public torch::nn::Module {
   StackedLinearImpl(int64_t members, int64_t in, int64_t out);
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor forward_member(int64_t p, const torch::Tensor& x);  // member p only: [B, in] -> [B, out]
+  // Members [first, first + count): x [count, B, in] -> [count, B, out].
+  torch::Tensor forward_range(int64_t first, int64_t count, const torch::Tensor& x);
   // Uniform +-1/sqrt(in) for weights and biases (PyTorch's Linear default scale), from gen.
   void reset(at::Generator& gen);
   torch::Tensor weight, bias;  // [P, in, out], [P, 1, out]
@@ -54,6 +56,8 @@ class PopListenerImpl : public ListenerPopulationImpl {
   torch::Tensor forward(const torch::Tensor& onehots, const torch::Tensor& candidates = {}) override;
   // Member p alone: onehots [B, L, V], candidates [B, C, Dc] -> [B, A, V] or [B, C].
   torch::Tensor forward_member(int64_t p, const torch::Tensor& onehots, const torch::Tensor& candidates = {}) override;
+  torch::Tensor forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,
+                              const torch::Tensor& candidates = {}) override;
 
  private:
   int64_t members_;

@@ -1,4 +1,4 @@
-// The HDF5 run file, schema_version 1 (docs/hdf5-format.md is the user-facing contract).
+// The HDF5 run file, schema_version 2 (docs/hdf5-format.md is the user-facing contract).
 //
 // Every row dataset is chunked, shuffled + gzip-compressed, has an unlimited first
 // dimension, is created on its first append and extended by each append. The writer keeps
@@ -217,6 +217,15 @@ Series create_series(const H5::Group& g) {
   Series s;
   s.step = create_column(g, "step", H5::PredType::STD_I64LE, {}, kSeriesChunkRows);
   s.value = create_column(g, "value", H5::PredType::IEEE_F64LE, {}, kSeriesChunkRows);
+  return s;
+}
+
+// Empty step [N] and value [N, rows, cols] float32 datasets (NaN fill) in group `g`.
+Series create_matrix_series(const H5::Group& g, hsize_t rows, hsize_t cols) {
+  Series s;
+  s.step = create_column(g, "step", H5::PredType::STD_I64LE, {}, kSeriesChunkRows);
+  s.value = create_column(g, "value", H5::PredType::IEEE_F32LE, {rows, cols}, chunk_rows_for(4, {rows, cols}),
+                          std::numeric_limits<float>::quiet_NaN());
   return s;
 }
 
@@ -446,7 +455,7 @@ RunWriter::RunWriter(const std::string& path, const std::map<std::string, std::s
     for (const auto& [key, value] : config) put_string(cfg, key, value);
     cfg.createDataSet("ini", str, scalar).write(ini, str);
 
-    for (const char* group : {"/scalars", "/interactions", "/metrics"}) file.createGroup(group);
+    for (const char* group : {"/scalars", "/interactions", "/metrics", "/matrices"}) file.createGroup(group);
   } catch (const H5::Exception& e) {
     impl_->rethrow("creating the file", e);
   }
@@ -489,6 +498,32 @@ void RunWriter::append_metric(const std::string& split, const std::string& name,
     impl_->append_series("metrics/" + split + "/" + link, step, value);
   } catch (const H5::Exception& e) {
     impl_->rethrow("appending metric '" + split + "/" + name + "'", e);
+  }
+}
+
+void RunWriter::append_matrix(const std::string& name, int64_t step, int64_t rows, int64_t cols,
+                              const std::vector<float>& values) {
+  EMCOMM_CHECK(name.find(':') == std::string::npos,
+               "matrix name '" + name + "' contains ':', which is reserved for '/' in link names");
+  EMCOMM_CHECK(rows > 0 && cols > 0 && values.size() == size_t(rows * cols),
+               "matrix '" + name + "': " + std::to_string(values.size()) + " values for a [" + std::to_string(rows) +
+                   ", " + std::to_string(cols) + "] matrix");
+  const std::string link = scalar_link_name(name);
+  check_link_name("matrix name", link);
+  try {
+    const std::string key = "matrices/" + link;
+    auto it = impl_->series.find(key);
+    if (it == impl_->series.end())
+      it = impl_->series.emplace(key, create_matrix_series(impl_->file->createGroup("/" + key), hsize_t(rows),
+                                                           hsize_t(cols))).first;
+    Series& s = it->second;
+    EMCOMM_CHECK(s.value.tail == (std::vector<hsize_t>{hsize_t(rows), hsize_t(cols)}),
+                 "matrix '" + name + "' was started with another shape than [" + std::to_string(rows) + ", " +
+                     std::to_string(cols) + "]");
+    append_rows(s.step, &step, H5::PredType::NATIVE_INT64, 1);
+    append_rows(s.value, values.data(), H5::PredType::NATIVE_FLOAT, 1);
+  } catch (const H5::Exception& e) {
+    impl_->rethrow("appending matrix '" + name + "'", e);
   }
 }
 
@@ -752,6 +787,42 @@ ScalarSeries RunReader::scalar(const std::string& logical_name) const {
         !has_group(impl_->file.openGroup("/scalars"), scalar_link_name(logical_name)))
       impl_->fail("has no scalar '" + logical_name + "'; its scalars are: " + join(scalar_names()));
     return read_series(impl_->file.openGroup(where), "scalar", where, *impl_);
+  });
+}
+
+std::vector<std::string> RunReader::matrix_names() const {
+  return impl_->guarded("/matrices", [&] {
+    std::vector<std::string> names;
+    if (!has_group(impl_->file.openGroup("/"), "matrices")) return names;
+    for (const auto& link : child_groups(impl_->file.openGroup("/matrices")))
+      names.push_back(scalar_logical_name(link));
+    return names;
+  });
+}
+
+MatrixSeries RunReader::matrix(const std::string& logical_name) const {
+  const std::string where = "/matrices/" + scalar_link_name(logical_name);
+  return impl_->guarded(where, [&] {
+    const auto names = matrix_names();
+    if (std::find(names.begin(), names.end(), logical_name) == names.end())
+      impl_->fail("has no matrix '" + logical_name + "'; its matrices are: " + join(names));
+    const H5::Group g = impl_->file.openGroup(where);
+    if (!has_dataset(g, "step") || !has_dataset(g, "value"))
+      impl_->fail("has a matrix " + where + " without step and value datasets");
+    const H5::DataSet step = g.openDataSet("step"), value = g.openDataSet("value");
+    const auto sd = dims_of(step), vd = dims_of(value);
+    if (sd.size() != 1 || vd.size() != 3 || sd[0] != vd[0])
+      impl_->fail("has a matrix " + where + " whose step is not [N] and value not [N, rows, cols]");
+    MatrixSeries m;
+    m.rows = int64_t(vd[1]);
+    m.cols = int64_t(vd[2]);
+    m.step.resize(sd[0]);
+    m.value.resize(sd[0] * vd[1] * vd[2]);
+    if (!m.step.empty()) {
+      step.read(m.step.data(), H5::PredType::NATIVE_INT64);
+      value.read(m.value.data(), H5::PredType::NATIVE_FLOAT);
+    }
+    return m;
   });
 }
 
@@ -1096,6 +1167,31 @@ void validate_split(const H5::Group& g, const std::string& where,
   if (g.nameExists("cic")) validate_cic(g, where, rows.value_or(0), problems);
 }
 
+// /matrices/<name>: exactly step (integer [N]) and value (float [N, rows, cols]).
+void validate_matrix_group(const H5::Group& g, std::vector<std::string>& problems) {
+  for (const auto& name : children(g)) {
+    const std::string path = "/matrices/" + name;
+    if (g.childObjType(name) != H5O_TYPE_GROUP) {
+      problems.push_back(path + " is not a group holding step and value");
+      continue;
+    }
+    const H5::Group s = g.openGroup(name);
+    const auto kids = children(s);
+    if (std::set<std::string>(kids.begin(), kids.end()) != std::set<std::string>{"step", "value"} ||
+        !has_dataset(s, "step") || !has_dataset(s, "value")) {
+      problems.push_back(path + " must hold exactly step and value");
+      continue;
+    }
+    const H5::DataSet step = s.openDataSet("step"), value = s.openDataSet("value");
+    const auto sd = dims_of(step), vd = dims_of(value);
+    if (sd.size() != 1) problems.push_back(path + "/step is not rank 1");
+    if (vd.size() != 3) problems.push_back(path + "/value is not rank 3 [N, rows, cols]");
+    if (sd.size() == 1 && !vd.empty() && sd[0] != vd[0]) problems.push_back(path + ": step and value differ in length");
+    if (!type_matches(step, H5T_INTEGER)) problems.push_back(path + "/step has dtype " + type_name(step));
+    if (!type_matches(value, H5T_FLOAT)) problems.push_back(path + "/value has dtype " + type_name(value));
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> RunReader::validate() const {
@@ -1141,6 +1237,9 @@ std::vector<std::string> RunReader::validate() const {
       else
         validate_series_group(metrics.openGroup(split), "/metrics/" + split, problems);
     }
+  });
+  section("/matrices", [&] {
+    if (has_group(file.openGroup("/"), "matrices")) validate_matrix_group(file.openGroup("/matrices"), problems);
   });
   section("/interactions", [&] {
     if (!has_group(file.openGroup("/"), "interactions")) return;
@@ -1345,6 +1444,10 @@ RunWriter::RunWriter(const std::string& path, int64_t keep_through_step) : impl_
       for (const auto& name : child_groups(sg))
         impl_->series.emplace("metrics/" + split + "/" + name, reopen_series(sg.openGroup(name), keep_through_step));
     }
+    if (!has_group(file.openGroup("/"), "matrices")) file.createGroup("/matrices");  // written by another tool
+    const H5::Group matrices = file.openGroup("/matrices");
+    for (const auto& name : child_groups(matrices))
+      impl_->series.emplace("matrices/" + name, reopen_series(matrices.openGroup(name), keep_through_step));
     const H5::Group inter = file.openGroup("/interactions");
     for (const auto& split : child_groups(inter)) {
       const H5::Group sg = inter.openGroup(split);
