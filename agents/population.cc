@@ -93,12 +93,31 @@ PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t h
 torch::Tensor PopListenerImpl::forward(const torch::Tensor& onehots, const torch::Tensor& candidates) {
   EMCOMM_CHECK(onehots.dim() == 4 && onehots.size(0) == members_, "listener input must be [P, B, L, V]");
   const int64_t P = members_, B = onehots.size(1);
-  auto h = l2_(activate(l1_(onehots.reshape({P, B, -1})), act_));
+  return head(l1_(onehots.reshape({P, B, -1})), candidates);
+}
+
+torch::Tensor PopListenerImpl::head(const torch::Tensor& h1, const torch::Tensor& candidates) {
+  const int64_t P = members_, B = h1.size(1);
+  auto h = l2_(activate(h1, act_));
   if (task_.kind == ReceiverSpec::Kind::Reconstruct) return h.view({P, B, task_.attributes, task_.values});
   EMCOMM_CHECK(candidates.defined(), "discrimination listener needs candidates");
   const int64_t C = candidates.size(1);
   auto c = cand_(candidates.reshape({1, B * C, -1}).expand({P, B * C, candidates.size(2)}));  // [P, B*C, E]
   return torch::bmm(c.view({P * B, C, -1}), h.reshape({P * B, -1, 1})).view({P, B, C});
+}
+
+torch::Tensor PopListenerImpl::forward_symbols(const torch::Tensor& symbols, const torch::Tensor& candidates) {
+  EMCOMM_CHECK(symbols.dim() == 3 && symbols.size(0) == members_, "listener symbols must be [P, B, L]");
+  const int64_t P = members_, B = symbols.size(1), L = symbols.size(2);
+  const int64_t in = l1_->weight.size(1), V = in / L, H = l1_->weight.size(2);
+  EMCOMM_CHECK(V * L == in, "listener symbols: message length does not match the first layer");
+  // Row of member p, position l, symbol v in the [P * L * V, H] view of the first layer.
+  auto offset = (torch::arange(P, torch::kInt64) * in).view({P, 1, 1}) + (torch::arange(L, torch::kInt64) * V).view({1, 1, L});
+  auto idx = (symbols.to(torch::kInt64) + offset).reshape({-1});
+  auto offsets = torch::arange(0, P * B * L, L, torch::kInt64);
+  auto bag = std::get<0>(torch::embedding_bag(l1_->weight.reshape({P * in, H}), idx, offsets, /*scale_grad_by_freq=*/false,
+                                              /*mode=sum*/ 0));
+  return head(bag.view({P, B, H}) + l1_->bias, candidates);
 }
 
 torch::Tensor PopListenerImpl::forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,

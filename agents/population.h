@@ -58,8 +58,14 @@ class PopListenerImpl : public ListenerPopulationImpl {
   torch::Tensor forward_member(int64_t p, const torch::Tensor& onehots, const torch::Tensor& candidates = {}) override;
   torch::Tensor forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,
                               const torch::Tensor& candidates = {}) override;
+  // The same as forward(one-hots of symbols) for fixed-length messages (every position counts):
+  // symbols [P, B, L] int64 in 0..V-1 -> [P, B, ...]. The first layer on a one-hot input is a
+  // sum of L weight rows, so it is gathered (embedding_bag) instead of multiplied: L x hidden
+  // additions per message instead of L x V x hidden multiply-adds; gradients flow as usual.
+  torch::Tensor forward_symbols(const torch::Tensor& symbols, const torch::Tensor& candidates = {});
 
  private:
+  torch::Tensor head(const torch::Tensor& h1, const torch::Tensor& candidates);  // after the first layer
   int64_t members_;
   StackedLinear l1_{nullptr}, l2_{nullptr}, cand_{nullptr};
   ReceiverSpec task_;

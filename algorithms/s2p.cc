@@ -241,6 +241,14 @@ SignalBatch S2P::repeat_for_members(const SignalBatch& b) const {
   return r;
 }
 
+torch::Tensor S2P::listen(const torch::Tensor& symbols, const torch::Tensor& candidates) {
+  if (!opt_.channel.eos)
+    if (auto* linear = dynamic_cast<PopListenerImpl*>(listener_.get())) return linear->forward_symbols(symbols, candidates);
+  const int64_t P = symbols.size(0), B = symbols.size(1);
+  auto oh = onehots_of(symbols.reshape({P * B, -1}), opt_.channel);
+  return listener_->forward(oh.view({P, B, oh.size(1), oh.size(2)}), candidates);
+}
+
 torch::Tensor S2P::flat(const torch::Tensor& t) {  // [P, B, ...] -> [P*B, ...]
   std::vector<int64_t> shape = t.sizes().vec();
   shape[1] *= shape[0];
@@ -295,8 +303,7 @@ double S2P::supervised_listener_update() {
   // trainer's generator (the reference's get_s2p_batch); reconstruction games draw nothing.
   last_sup_listener_batch_ = game_->slice(Split::Train, 0, B, data_rng_);
   const SignalBatch& batch = last_sup_listener_batch_;
-  auto oh = onehots_of(seed_train_human_, opt_.channel);
-  auto out = listener_->forward(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), batch.receiver_input);
+  auto out = listen(seed_train_human_.unsqueeze(0).expand({P, B, seed_train_human_.size(1)}), batch.receiver_input);
   auto per = game_->loss(flat(out), repeat_for_members(batch)).view({P, B});
   listener_opt_->zero_grad();
   per.mean(1).sum().backward();

@@ -155,6 +155,10 @@ class S2P : public Algorithm {
   void log_rows_and_cic(const SignalBatch& set, const std::string& split, const SetPlay& play, int64_t rows,
                         int64_t step, RunWriter& log);
   SignalBatch repeat_for_members(const SignalBatch& b) const;
+  // Every listener p on its message symbols[p] ([P, B, L] int64) -> [P, B, ...]: gathered first
+  // layer for linear listeners on fixed-length messages (PopListener::forward_symbols), one-hots
+  // otherwise.
+  torch::Tensor listen(const torch::Tensor& symbols, const torch::Tensor& candidates);
   static torch::Tensor flat(const torch::Tensor& t);  // [P, B, ...] -> [P*B, ...]
 
   Options opt_;

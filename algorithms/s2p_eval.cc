@@ -74,8 +74,7 @@ S2P::SetPlay S2P::play_set(const SignalBatch& set, int64_t keep, bool human) {
     const SignalBatch c = slice_batch(set, first, n);
     const SignalBatch rep = repeat_for_members(c);
     auto symbols = speaker_->speak(c.sender_input, Relaxation::Greedy, 1.0, gen_).symbols.view({P, n, -1});
-    auto onehots = onehots_of(flat(symbols), opt_.channel).view({P, n, L, V});
-    auto out = listener_->forward(onehots, c.receiver_input);
+    auto out = listen(symbols, c.receiver_input);
     auto correct = game_->correct(flat(out), rep).view({P, n});
     correct_sum += correct.to(torch::kFloat64).sum(1);
     eval_episodes_ += P * n;
@@ -87,8 +86,7 @@ S2P::SetPlay S2P::play_set(const SignalBatch& set, int64_t keep, bool human) {
     }
     if (!human) continue;
     auto words = human_channel_messages(c);
-    auto oh = onehots_of(words, opt_.channel);
-    auto hout = listener_->forward(oh.unsqueeze(0).expand({P, n, oh.size(1), oh.size(2)}), c.receiver_input);
+    auto hout = listen(words.unsqueeze(0).expand({P, n, words.size(1)}), c.receiver_input);
     human_correct += game_->correct(flat(hout), rep).to(torch::kFloat64).sum().item<double>();
     eval_episodes_ += P * n;
     // Caption exact match and token accuracy, both ignoring what follows an EOS: compare the
@@ -156,11 +154,10 @@ std::vector<float> S2P::crossplay_matrix(const SignalBatch& sample, const std::v
     const SignalBatch c = slice_batch(sample, first, n);
     const SignalBatch rep = repeat_for_members(c);
     auto symbols = speaker_->speak(c.sender_input, Relaxation::Greedy, 1.0, gen_).symbols.view({P, n, -1});
-    auto onehots = onehots_of(flat(symbols), opt_.channel).view({P, n, L, V});
     for (size_t i = 0; i < all_shifts.size(); ++i) {
       // Listener l hears speaker (l + shift) % P.
-      auto heard = all_shifts[i] == 0 ? onehots : torch::roll(onehots, {-all_shifts[i]}, {0});
-      auto out = listener_->forward(heard, c.receiver_input);
+      auto heard = all_shifts[i] == 0 ? symbols : torch::roll(symbols, {-all_shifts[i]}, {0});
+      auto out = listen(heard, c.receiver_input);
       counts[int64_t(i)] += game_->correct(flat(out), rep).view({P, n}).to(torch::kFloat64).sum(1);
       eval_episodes_ += P * n;
     }

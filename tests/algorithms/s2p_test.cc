@@ -251,6 +251,23 @@ TEST_CASE("population modules: one member's forward equals its slice of the stac
     CHECK(d->forward_member(p, oh, cand).allclose(all_d[p], 1e-5, 1e-6));
   }
   CHECK_FALSE(all_s[0].allclose(all_s[1]));  // members differ
+  // The gathered first layer on symbols equals the stacked forward on their one-hots, for
+  // values and for gradients.
+  auto sym = torch::randint(0, 12, {3, 7, 3}, gen);
+  auto oh_sym = onehots_of(sym.reshape({21, 3}), ch).view({3, 7, 3, 12});
+  for (PopListener* m : {&l, &d}) {
+    auto& net = *m;
+    auto a = net->forward(oh_sym, cand), b = net->forward_symbols(sym, cand);
+    CHECK(b.allclose(a, 1e-5, 1e-6));
+    net->zero_grad();
+    a.pow(2).sum().backward();
+    std::vector<torch::Tensor> ga;
+    for (auto& p : net->parameters()) ga.push_back(p.grad().clone());
+    net->zero_grad();
+    b.pow(2).sum().backward();
+    size_t i = 0;
+    for (auto& p : net->parameters()) CHECK(p.grad().allclose(ga[i++], 1e-4, 1e-5));
+  }
 }
 
 namespace {
