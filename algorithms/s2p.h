@@ -105,6 +105,10 @@ class S2P : public Algorithm {
   std::string headline() const override { return "sp_acc/val"; }
   bool finished(int64_t step) const override { return step >= schedule_last_; }
   Metrics final_metrics(const Metrics& last_eval) override;
+  // With s2p.select=seed_val: the selected model's evaluation again, as interaction rows of the
+  // splits selected_train, selected_val, selected_test and scalars selected/<figure>, all at
+  // the selected step (docs/s2p.md).
+  void log_final(int64_t last_step, RunWriter& log) override;
   bool resumable() const override { return true; }
   void save_state(torch::serialize::OutputArchive& ar) override;
   void load_state(torch::serialize::InputArchive& ar) override;

@@ -245,4 +245,22 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
   return m;
 }
 
+void S2P::log_final(int64_t, RunWriter& log) {
+  if (!opt_.select_on_seed_val || best_params_.empty()) return;  // the last model is the one returned
+  const int64_t step = int64_t(best_metrics_.at("selected_step"));
+  // final_metrics has put the selected parameters back; greedy evaluation is deterministic, so
+  // these figures are those summary.json reports.
+  for (Split s : kAllSplits) {
+    const SignalBatch& set = eval_sets_[static_cast<int>(s)];
+    const int64_t rows = std::min<int64_t>(opt_.log_rows, set.size());
+    SetPlay play;
+    for (const auto& kv : evaluate_set(set, split_name(s), rows, &play)) log.append_scalar("selected/" + kv.first, step, kv.second);
+    if (rows == 0) continue;
+    for (int64_t p = 0; p < opt_.population; ++p)
+      log.append_interactions(std::string("selected_") + split_name(s),
+                              signal_rows(*game_, set, play.symbols[p], play.out[p], play.correct[p], opt_.channel, step,
+                                          rows, int32_t(p), int32_t(p)));
+  }
+}
+
 }  // namespace emcomm

@@ -428,3 +428,43 @@ TEST_CASE("s2p supervised speaker loss: the sum over positions (reference) or th
   }
   CHECK(d.algo->train_step(1).at("loss/sup_speaker") == Approx(3.0 * std::log(12.0)).epsilon(1e-6));
 }
+
+TEST_CASE("s2p selected model: its evaluation is logged as the selected_* splits at the selected step",
+          "[s2p][issue19]") {
+  test::TempDir dir;
+  Setup s({"--s2p.schedule=supervised", "--train.lr=0.01", "--eval.log_rows=8"});
+  const std::string path = dir / "run.h5";
+  Metrics final_m;
+  {
+    RunWriter log(path, {}, "", "test");
+    for (int64_t t = 1; t <= 60; ++t) s.algo->train_step(t);
+    const Metrics good = s.algo->evaluate(60, log);
+    REQUIRE(good.at("sp_acc/seed_val") + good.at("listener_human_acc/seed_val") > 1.0);
+    {
+      torch::NoGradGuard no_grad;  // a worse model afterwards: the step-60 one stays selected
+      for (auto& p : s.algo->speaker()->parameters()) p.zero_();
+    }
+    const Metrics last = s.algo->evaluate(61, log);
+    final_m = s.algo->final_metrics(last);
+    s.algo->log_final(61, log);
+  }
+  REQUIRE(final_m.at("selected_step") == 60);
+  RunReader r(path);
+  CHECK(r.validate().empty());
+  for (const std::string split : {"train", "val", "test"}) {
+    INFO(split);
+    const auto steps = r.step_rows(split);
+    REQUIRE(steps.size() == 2);
+    const InteractionBatch at60 = r.interactions(split, steps[0].first, steps[0].count);
+    const InteractionBatch at61 = r.interactions(split, steps[1].first, steps[1].count);
+    const InteractionBatch sel = r.interactions("selected_" + split);
+    CHECK(sel.step == std::vector<int64_t>(size_t(at60.rows), 60));
+    CHECK(sel.message == at60.message);  // the selected model's messages ...
+    CHECK(sel.receiver_action == at60.receiver_action);
+    CHECK(sel.message != at61.message);  // ... not the last model's
+    // The figures summary.json reports, logged at the selected step.
+    const ScalarSeries acc = r.scalar("selected/sp_acc/" + split);
+    CHECK(acc.step == std::vector<int64_t>{60});
+    CHECK(acc.value[0] == Approx(final_m.at("sp_acc/" + split)).margin(1e-12));
+  }
+}
