@@ -139,9 +139,11 @@ Job population_eval_job() {
     algo->evaluate(++step, *s->log);
     return algo->eval_episodes() - before;
   };
-  // Per episode: the speaker 60 -> 500 -> 360 (2 * 210k) and a gathered listener (6 x 500 adds,
-  // then 500 -> 60); listener-only episodes count the same here (an upper bound for them).
-  j.flops_per_unit = 2.0 * (60 * 500 + 500 * 360) + 2.0 * 500 * 60;
+  // Matmul flops per unit at these settings, per member: 4100 speaker passes (3 x 1000 + 100
+  // seed-val + 1000 cross-play objects) of 2 x (60 x 500 + 500 x 360) and 16 200 listener passes
+  // (3100 self-play, 3100 human-message, 1000 x 10 cross-play) of 2 x 500 x 60 + 6 x 500 (the
+  // gathered first layer), over the 16 200 units.
+  j.flops_per_unit = (4100.0 * 2 * (60 * 500 + 500 * 360) + 16200.0 * (2 * 500 * 60 + 6 * 500)) / 16200.0;
   j.keep = s;
   return j;
 }
