@@ -58,6 +58,10 @@ class ListenerPopulationImpl : public torch::nn::Module {
   // Member p alone: onehots [B, L, V] -> [B, ...].
   virtual torch::Tensor forward_member(int64_t p, const torch::Tensor& onehots,
                                        const torch::Tensor& candidates = {}) = 0;
+  // Members [first, first + count) at once: onehots [count, B, L, V] -> [count, B, ...]
+  // (the default loops over forward_member).
+  virtual torch::Tensor forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,
+                                      const torch::Tensor& candidates = {});
 };
 
 }  // namespace emcomm

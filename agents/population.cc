@@ -20,6 +20,10 @@ torch::Tensor StackedLinearImpl::forward_member(int64_t p, const torch::Tensor& 
   return torch::addmm(bias[p], x, weight[p]);
 }
 
+torch::Tensor StackedLinearImpl::forward_range(int64_t first, int64_t count, const torch::Tensor& x) {
+  return torch::baddbmm(bias.narrow(0, first, count), x, weight.narrow(0, first, count));
+}
+
 void StackedLinearImpl::reset(at::Generator& gen) {
   torch::NoGradGuard no_grad;
   double bound = 1.0 / std::sqrt(double(weight.size(1)));
@@ -67,6 +71,13 @@ torch::Tensor SpeakerPopulationImpl::member_logits(int64_t, const torch::Tensor&
   throw std::logic_error("member_logits: this speaker is autoregressive; its positions have no independent policy");
 }
 
+torch::Tensor ListenerPopulationImpl::forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,
+                                                   const torch::Tensor& candidates) {
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < count; ++i) out.push_back(forward_member(first + i, onehots[i], candidates));
+  return torch::stack(out);
+}
+
 PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t hidden, ReceiverSpec task,
                                  Activation act, int64_t embed)
     : members_(members), task_(task), act_(act) {
@@ -82,12 +93,44 @@ PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t h
 torch::Tensor PopListenerImpl::forward(const torch::Tensor& onehots, const torch::Tensor& candidates) {
   EMCOMM_CHECK(onehots.dim() == 4 && onehots.size(0) == members_, "listener input must be [P, B, L, V]");
   const int64_t P = members_, B = onehots.size(1);
-  auto h = l2_(activate(l1_(onehots.reshape({P, B, -1})), act_));
+  return head(l1_(onehots.reshape({P, B, -1})), candidates);
+}
+
+torch::Tensor PopListenerImpl::head(const torch::Tensor& h1, const torch::Tensor& candidates) {
+  const int64_t P = members_, B = h1.size(1);
+  auto h = l2_(activate(h1, act_));
   if (task_.kind == ReceiverSpec::Kind::Reconstruct) return h.view({P, B, task_.attributes, task_.values});
   EMCOMM_CHECK(candidates.defined(), "discrimination listener needs candidates");
   const int64_t C = candidates.size(1);
   auto c = cand_(candidates.reshape({1, B * C, -1}).expand({P, B * C, candidates.size(2)}));  // [P, B*C, E]
   return torch::bmm(c.view({P * B, C, -1}), h.reshape({P * B, -1, 1})).view({P, B, C});
+}
+
+torch::Tensor PopListenerImpl::forward_symbols(const torch::Tensor& symbols, const torch::Tensor& candidates) {
+  EMCOMM_CHECK(symbols.dim() == 3 && symbols.size(0) == members_, "listener symbols must be [P, B, L]");
+  const int64_t P = members_, B = symbols.size(1), L = symbols.size(2);
+  const int64_t in = l1_->weight.size(1), V = in / L, H = l1_->weight.size(2);
+  EMCOMM_CHECK(V * L == in, "listener symbols: message length does not match the first layer");
+  // Row of member p, position l, symbol v in the [P * L * V, H] view of the first layer.
+  auto offset = (torch::arange(P, torch::kInt64) * in).view({P, 1, 1}) + (torch::arange(L, torch::kInt64) * V).view({1, 1, L});
+  auto idx = (symbols.to(torch::kInt64) + offset).reshape({-1});
+  auto offsets = torch::arange(0, P * B * L, L, torch::kInt64);
+  auto bag = std::get<0>(torch::embedding_bag(l1_->weight.reshape({P * in, H}), idx, offsets, /*scale_grad_by_freq=*/false,
+                                              /*mode=sum*/ 0));
+  return head(bag.view({P, B, H}) + l1_->bias, candidates);
+}
+
+torch::Tensor PopListenerImpl::forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,
+                                             const torch::Tensor& candidates) {
+  EMCOMM_CHECK(onehots.dim() == 4 && onehots.size(0) == count && first >= 0 && first + count <= members_,
+               "listener range input must be [count, B, L, V] within the population");
+  const int64_t B = onehots.size(1);
+  auto h = l2_->forward_range(first, count, activate(l1_->forward_range(first, count, onehots.reshape({count, B, -1})), act_));
+  if (task_.kind == ReceiverSpec::Kind::Reconstruct) return h.view({count, B, task_.attributes, task_.values});
+  EMCOMM_CHECK(candidates.defined(), "discrimination listener needs candidates");
+  const int64_t C = candidates.size(1);
+  auto c = cand_->forward_range(first, count, candidates.reshape({1, B * C, -1}).expand({count, B * C, candidates.size(2)}));
+  return torch::bmm(c.view({count * B, C, -1}), h.reshape({count * B, -1, 1})).view({count, B, C});
 }
 
 torch::Tensor PopListenerImpl::forward_member(int64_t p, const torch::Tensor& onehots,

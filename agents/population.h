@@ -20,6 +20,8 @@ class StackedLinearImpl : public torch::nn::Module {
   StackedLinearImpl(int64_t members, int64_t in, int64_t out);
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor forward_member(int64_t p, const torch::Tensor& x);  // member p only: [B, in] -> [B, out]
+  // Members [first, first + count): x [count, B, in] -> [count, B, out].
+  torch::Tensor forward_range(int64_t first, int64_t count, const torch::Tensor& x);
   // Uniform +-1/sqrt(in) for weights and biases (PyTorch's Linear default scale), from gen.
   void reset(at::Generator& gen);
   torch::Tensor weight, bias;  // [P, in, out], [P, 1, out]
@@ -54,8 +56,16 @@ class PopListenerImpl : public ListenerPopulationImpl {
   torch::Tensor forward(const torch::Tensor& onehots, const torch::Tensor& candidates = {}) override;
   // Member p alone: onehots [B, L, V], candidates [B, C, Dc] -> [B, A, V] or [B, C].
   torch::Tensor forward_member(int64_t p, const torch::Tensor& onehots, const torch::Tensor& candidates = {}) override;
+  torch::Tensor forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,
+                              const torch::Tensor& candidates = {}) override;
+  // The same as forward(one-hots of symbols) for fixed-length messages (every position counts):
+  // symbols [P, B, L] int64 in 0..V-1 -> [P, B, ...]. The first layer on a one-hot input is a
+  // sum of L weight rows, so it is gathered (embedding_bag) instead of multiplied: L x hidden
+  // additions per message instead of L x V x hidden multiply-adds; gradients flow as usual.
+  torch::Tensor forward_symbols(const torch::Tensor& symbols, const torch::Tensor& candidates = {});
 
  private:
+  torch::Tensor head(const torch::Tensor& h1, const torch::Tensor& candidates);  // after the first layer
   int64_t members_;
   StackedLinear l1_{nullptr}, l2_{nullptr}, cand_{nullptr};
   ReceiverSpec task_;

@@ -40,6 +40,10 @@ class Algorithm {
   // evaluation's. An algorithm that selects a model (e.g. on seed-validation data) returns
   // the selected model's figures and leaves that model's parameters in place.
   virtual Metrics final_metrics(const Metrics& last_eval) { return last_eval; }
+  // Called once after final_metrics (before the run file's last flush): an algorithm whose
+  // returned model is not the last one logs that model's evaluation here, so the run file and
+  // summary.json describe the same model.
+  virtual void log_final(int64_t last_step, RunWriter& log) {}
 
   // Checkpoints (docs/reliability.md). save_state writes everything the run needs to continue
   // exactly as if it had not stopped (modules, optimizers, every random generator, counters,

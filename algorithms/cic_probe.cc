@@ -43,21 +43,30 @@ CicProbeOptions CicProbeOptions::from(const Config& cfg) {
 
 CicTables cic_probe(const torch::Tensor& sender_logits, const ReceiverProbs& receiver_probs, int64_t max_messages,
                     const ChannelSpec& channel, at::Generator& gen) {
+  EMCOMM_CHECK(sender_logits.dim() == 3, "cic_probe: sender logits must be [N, max_len, vocab_size]");
+  auto one = [&](const torch::Tensor& symbols, const torch::Tensor& rows) {
+    return receiver_probs(symbols.squeeze(0), rows).unsqueeze(0);
+  };
+  return cic_probe_members(sender_logits.unsqueeze(0), one, max_messages, channel, gen).front();
+}
+
+std::vector<CicTables> cic_probe_members(const torch::Tensor& sender_logits, const MemberReceiverProbs& receiver_probs,
+                                         int64_t max_messages, const ChannelSpec& channel, at::Generator& gen) {
   const int64_t L = channel.max_len, V = channel.vocab_size;
-  EMCOMM_CHECK(sender_logits.dim() == 3 && sender_logits.size(1) == L && sender_logits.size(2) == V,
-               "cic_probe: sender logits must be [N, max_len, vocab_size]");
+  EMCOMM_CHECK(sender_logits.dim() == 4 && sender_logits.size(2) == L && sender_logits.size(3) == V,
+               "cic_probe: sender logits must be [members, N, max_len, vocab_size]");
   EMCOMM_CHECK(max_messages >= 1, "cic_probe: max_messages must be positive");
   torch::NoGradGuard no_grad;
-  const int64_t N = sender_logits.size(0);
-  auto logp = torch::log_softmax(sender_logits.detach().to(torch::kFloat32), -1);  // [N, L, V]
+  const int64_t G = sender_logits.size(0), N = sender_logits.size(1);
+  auto logp = torch::log_softmax(sender_logits.detach().to(torch::kFloat32), -1);  // [G, N, L, V]
 
   // V^L, or 0 when it exceeds max_messages.
   int64_t all = 1;
   for (int64_t l = 0; l < L && all > 0; ++l) all = all <= max_messages / V ? all * V : 0;
 
-  CicTables t;
+  std::vector<CicTables> t(G);
   int64_t M = 0;
-  std::function<torch::Tensor(int64_t, int64_t)> symbols;  // rows [first, first + n) of the N*M probes
+  std::function<torch::Tensor(int64_t, int64_t)> symbols;  // [G, n, L]: rows [first, first + n) of the N*M probes
   if (all > 0) {
     M = all;
     // Message k spells k in base V, position 0 most significant: lexicographic order.
@@ -69,43 +78,50 @@ CicTables cic_probe(const torch::Tensor& sender_logits, const ReceiverProbs& rec
       cols.push_back(torch::div(k, place, "floor").remainder(V));
     }
     auto msgs = torch::stack(cols, 1);  // [M, L]
-    auto lp = torch::zeros({N, M}, torch::kFloat32);
-    for (int64_t l = 0; l < L; ++l) lp += logp.select(1, l).index_select(1, msgs.select(1, l));
-    t.p_message = lp.exp();
-    t.messages = symbols_for_log(msgs, channel);
-    symbols = [msgs, M](int64_t first, int64_t n) {
-      return msgs.index_select(0, torch::arange(first, first + n, torch::kInt64).remainder(M));
+    auto lp = torch::zeros({G, N, M}, torch::kFloat32);
+    for (int64_t l = 0; l < L; ++l) lp += logp.select(2, l).index_select(2, msgs.select(1, l));
+    auto pm = lp.exp();
+    auto logged = symbols_for_log(msgs, channel);
+    for (int64_t g = 0; g < G; ++g) {
+      t[g].p_message = pm[g];
+      t[g].messages = logged;
+    }
+    symbols = [msgs, M, G](int64_t first, int64_t n) {
+      auto m = msgs.index_select(0, torch::arange(first, first + n, torch::kInt64).remainder(M));
+      return m.unsqueeze(0).expand({G, n, m.size(1)});
     };
   } else {
     M = max_messages;
-    auto draws = torch::multinomial(logp.exp().reshape({N * L, V}), M, /*replacement=*/true, gen);  // [N*L, M]
-    auto sampled = draws.view({N, L, M}).permute({0, 2, 1}).reshape({N * M, L});
-    t.p_message = torch::full({N, M}, 1.0 / double(M), torch::kFloat32);
-    symbols = [sampled](int64_t first, int64_t n) { return sampled.narrow(0, first, n); };
+    auto draws = torch::multinomial(logp.exp().reshape({G * N * L, V}), M, /*replacement=*/true, gen);  // [G*N*L, M]
+    auto sampled = draws.view({G, N, L, M}).permute({0, 1, 3, 2}).reshape({G, N * M, L});
+    for (int64_t g = 0; g < G; ++g) t[g].p_message = torch::full({N, M}, 1.0 / double(M), torch::kFloat32);
+    symbols = [sampled](int64_t first, int64_t n) { return sampled.narrow(1, first, n); };
   }
 
   const int64_t R = N * M;
-  const int64_t chunk = std::max<int64_t>(1, kChunkElements / std::max<int64_t>(1, L * V));
-  torch::Tensor out;  // [R, ...]
+  const int64_t chunk = std::max<int64_t>(1, kChunkElements / std::max<int64_t>(1, G * L * V));
+  torch::Tensor out;  // [G, R, ...]
   for (int64_t first = 0; first < R; first += chunk) {
     const int64_t n = std::min(chunk, R - first);
     auto rows = torch::div(torch::arange(first, first + n, torch::kInt64), M, "floor");
     auto p = receiver_probs(symbols(first, n), rows);
-    EMCOMM_CHECK((p.dim() == 2 || p.dim() == 3) && p.size(0) == n,
-                 "cic_probe: the receiver must return [R, K] or [R, A, V] probabilities for R messages");
+    EMCOMM_CHECK((p.dim() == 3 || p.dim() == 4) && p.size(0) == G && p.size(1) == n,
+                 "cic_probe: the receiver must return [G, R, K] or [G, R, A, V] probabilities for R messages");
     if (!out.defined()) {
       auto shape = p.sizes().vec();
-      shape[0] = R;
+      shape[1] = R;
       out = torch::empty(shape, torch::kFloat32);
     }
-    out.narrow(0, first, n).copy_(p);
+    out.narrow(1, first, n).copy_(p);
   }
-  std::vector<int64_t> shape{N, M};
-  if (out.defined()) {
-    shape.insert(shape.end(), out.sizes().begin() + 1, out.sizes().end());
-    t.p_action = out.view(shape);
-  } else {  // N = 0: the receiver was never called
-    t.p_action = torch::empty({0, M, 0}, torch::kFloat32);
+  for (int64_t g = 0; g < G; ++g) {
+    std::vector<int64_t> shape{N, M};
+    if (out.defined()) {
+      shape.insert(shape.end(), out.sizes().begin() + 2, out.sizes().end());
+      t[g].p_action = out[g].view(shape);
+    } else {  // N = 0: the receiver was never called
+      t[g].p_action = torch::empty({0, M, 0}, torch::kFloat32);
+    }
   }
   return t;
 }

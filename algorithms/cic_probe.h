@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "agents/channel.h"
 #include "core/config.h"
@@ -59,6 +60,15 @@ using ReceiverProbs = std::function<torch::Tensor(const torch::Tensor& symbols, 
 // of messages (no gradients are taken).
 CicTables cic_probe(const torch::Tensor& sender_logits, const ReceiverProbs& receiver_probs, int64_t max_messages,
                     const ChannelSpec& channel, at::Generator& gen);
+
+// The same probe for G members at once (a population): `sender_logits` [G, N, L, V] are member
+// g's logits at the same N states; `receiver_probs(symbols [G, R, L], rows [R])` returns
+// [G, R, K] or [G, R, A, V], member g's receiver hearing symbols[g] at state rows (the same
+// states for every member). One table per member; the sampled messages are drawn for all
+// members at once (G = 1 draws exactly what cic_probe draws).
+using MemberReceiverProbs = std::function<torch::Tensor(const torch::Tensor& symbols, const torch::Tensor& rows)>;
+std::vector<CicTables> cic_probe_members(const torch::Tensor& sender_logits, const MemberReceiverProbs& receiver_probs,
+                                         int64_t max_messages, const ChannelSpec& channel, at::Generator& gen);
 
 // The tables as the run file's CicBlock, for InteractionBatch::cic. With rows > the probed
 // states, the block covers `rows` logged rows and those past the probed ones are NaN.

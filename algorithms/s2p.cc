@@ -122,6 +122,16 @@ OptionSet S2P::option_set() {
       .add_int("population.imitate_every", 0, "every this many steps the other speakers imitate the best (0: never)",
                0, int64_t(1) << 40)
       .add_int("population.imitate_steps", 10, "imitation steps after each imitate_every", 1, int64_t(1) << 40)
+      .add_choice("s2p.speaker_loss", "sum", {"sum", "mean"},
+                  "supervised speaker loss per object: sum (the reference) or mean of the per-position cross-entropies")
+      .add_int("eval.crossplay_size", 1000,
+               "populations: val eval objects (spread evenly over the val eval set) the cross-play matrix is "
+               "computed on (0: all of them)",
+               0, int64_t(1) << 40)
+      .add_int("eval.crossplay_partners", 9,
+               "populations: other speakers each listener is evaluated with per evaluation (a seeded sample of "
+               "the P - 1 when fewer; the rest of the [P, P] matrix is NaN)",
+               1, 1 << 20)
       .merge(cic_probe_options());
   return s;
 }
@@ -145,6 +155,9 @@ S2P::Options S2P::Options::from(const Config& cfg) {
   o.uniform_pairing = cfg.get_string("population.pairing") == "uniform";
   o.imitate_every = cfg.get_int("population.imitate_every");
   o.imitate_steps = cfg.get_int("population.imitate_steps");
+  o.speaker_loss_sum = cfg.get_string("s2p.speaker_loss") == "sum";
+  o.crossplay_size = cfg.get_int("eval.crossplay_size");
+  o.crossplay_partners = cfg.get_int("eval.crossplay_partners");
   if (o.imitate_every > 0 && o.population < 2)
     throw UserError("population.imitate_every=" + std::to_string(o.imitate_every) +
                     " needs population.size of at least 2");
@@ -198,6 +211,7 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
   listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), torch::optim::AdamOptions(opt.lr));
   Rng eval_rng = rng.derive("eval");
   for (Split s : kAllSplits) eval_sets_.push_back(game_->eval_set(s, opt.eval_size, eval_rng));
+  crossplay_rng_ = rng.derive("crossplay");
 }
 
 torch::Tensor S2P::human_channel_messages(const SignalBatch& batch) const {
@@ -227,15 +241,20 @@ SignalBatch S2P::repeat_for_members(const SignalBatch& b) const {
   return r;
 }
 
-namespace {
-// [P, B, ...] -> [P*B, ...]
-torch::Tensor flat(const torch::Tensor& t) {
+torch::Tensor S2P::listen(const torch::Tensor& symbols, const torch::Tensor& candidates) {
+  if (!opt_.channel.eos)
+    if (auto* linear = dynamic_cast<PopListenerImpl*>(listener_.get())) return linear->forward_symbols(symbols, candidates);
+  const int64_t P = symbols.size(0), B = symbols.size(1);
+  auto oh = onehots_of(symbols.reshape({P * B, -1}), opt_.channel);
+  return listener_->forward(oh.view({P, B, oh.size(1), oh.size(2)}), candidates);
+}
+
+torch::Tensor S2P::flat(const torch::Tensor& t) {  // [P, B, ...] -> [P*B, ...]
   std::vector<int64_t> shape = t.sizes().vec();
   shape[1] *= shape[0];
   shape.erase(shape.begin());
   return t.reshape(shape);
 }
-}  // namespace
 
 double S2P::selfplay_update(bool speaker_frozen) {
   speaker_->train();
@@ -280,9 +299,12 @@ double S2P::selfplay_update(bool speaker_frozen) {
 double S2P::supervised_listener_update() {
   listener_->train();
   const int64_t P = opt_.population, B = seed_train_.size();
-  auto oh = onehots_of(seed_train_human_, opt_.channel);
-  auto out = listener_->forward(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), seed_train_.receiver_input);
-  auto per = game_->loss(flat(out), repeat_for_members(seed_train_)).view({P, B});
+  // The seed-train objects again, with distractors and target slots drawn afresh from the
+  // trainer's generator (the reference's get_s2p_batch); reconstruction games draw nothing.
+  last_sup_listener_batch_ = game_->slice(Split::Train, 0, B, data_rng_);
+  const SignalBatch& batch = last_sup_listener_batch_;
+  auto out = listen(seed_train_human_.unsqueeze(0).expand({P, B, seed_train_human_.size(1)}), batch.receiver_input);
+  auto per = game_->loss(flat(out), repeat_for_members(batch)).view({P, B});
   listener_opt_->zero_grad();
   per.mean(1).sum().backward();
   listener_opt_->step();
@@ -301,7 +323,10 @@ double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Ten
   auto ce = -logp.gather(3, targets.unsqueeze(3)).squeeze(3);  // [P, B, positions]
   // Positions after a target's EOS do not count (the ratio is exactly 1 without EOS).
   auto alive = alive_mask(targets.reshape({P * B, positions}), opt_.channel).view({P, B, positions});
-  auto per_member = (ce * alive).mean({1, 2}) * (double(B * positions) / alive.sum({1, 2}));
+  // s2p.speaker_loss=sum (the reference): per object, the sum over its positions, as self-play
+  // sums over attributes; mean: the mean over the positions that count.
+  auto per_member = opt_.speaker_loss_sum ? (ce * alive).sum({1, 2}) / double(B)
+                                          : (ce * alive).sum({1, 2}) / alive.sum({1, 2});
   speaker_opt_->zero_grad();
   (per_member * member_mask).sum().backward();
   speaker_opt_->step();
@@ -310,9 +335,7 @@ double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Ten
 
 int64_t S2P::best_member_on_seed_val() {
   const SignalBatch& set = seed_val_.sender_input.defined() ? seed_val_ : seed_train_;
-  auto [symbols, out] = play_greedy(set);
-  auto acc = game_->correct(flat(out), repeat_for_members(set)).view({opt_.population, -1}).mean(1);
-  return acc.argmax().item<int64_t>();
+  return play_set(set, 0, /*human=*/false).member_acc.argmax().item<int64_t>();
 }
 
 void S2P::imitation_update() {
@@ -344,105 +367,6 @@ Metrics S2P::train_step(int64_t step) {
     if (imitate_left_ > 0) {
       imitation_update();
       --imitate_left_;
-    }
-  }
-  return m;
-}
-
-std::pair<torch::Tensor, torch::Tensor> S2P::play_greedy(const SignalBatch& batch, int64_t shift) {
-  torch::NoGradGuard no_grad;
-  speaker_->eval();
-  listener_->eval();
-  const int64_t P = opt_.population, B = batch.size();
-  auto symbols = speaker_->speak(batch.sender_input, Relaxation::Greedy, 1.0, gen_).symbols.view({P, B, -1});
-  auto onehots = onehots_of(flat(symbols), opt_.channel).view({P, B, opt_.channel.max_len, opt_.channel.vocab_size});
-  if (shift != 0) onehots = torch::roll(onehots, {-shift}, {0});  // listener p hears speaker (p + shift) % P
-  return {symbols, listener_->forward(onehots, batch.receiver_input)};
-}
-
-Metrics S2P::evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay, Play* play) {
-  torch::NoGradGuard no_grad;
-  const int64_t P = opt_.population, B = set.size();
-  const SignalBatch rep = repeat_for_members(set);
-  Metrics m;
-  auto [symbols, out] = play_greedy(set);
-  auto correct = game_->correct(flat(out), rep).view({P, B});
-  auto member_acc = correct.mean(1);
-  if (play) *play = {symbols, out, correct};
-  m["sp_acc/" + split] = member_acc.mean().item<double>();
-  auto human = human_channel_messages(set);
-  auto oh = onehots_of(human, opt_.channel);
-  auto hout = listener_->forward(oh.unsqueeze(0).expand({P, B, oh.size(1), oh.size(2)}), set.receiver_input);
-  m["listener_human_acc/" + split] = game_->correct(flat(hout), rep).mean().item<double>();
-  // Caption exact match and token accuracy, both ignoring what follows an EOS: compare the
-  // logging forms (-1 after the end) at the human message's positions (its EOS included).
-  auto said = symbols_for_log(flat(symbols), opt_.channel).view({P, B, -1});
-  auto truth = symbols_for_log(human, opt_.channel).unsqueeze(0);
-  auto same = said == truth;
-  m["speaker_human_match/" + split] = same.all(2).to(torch::kFloat32).mean().item<double>();
-  auto human_alive = alive_mask(human, opt_.channel).unsqueeze(0);
-  m["speaker_token_acc/" + split] =
-      ((same.to(torch::kFloat32) * human_alive).sum() / (human_alive.sum() * double(P))).item<double>();
-  if (P > 1) {
-    for (int64_t p = 0; p < P; ++p)
-      m["sp_acc_member/" + split + "/" + std::to_string(p)] = member_acc[p].item<double>();
-  }
-  if (crossplay && P > 1) {
-    double off = 0;
-    for (int64_t shift = 0; shift < P; ++shift) {
-      auto acc = shift == 0 ? member_acc
-                            : game_->correct(flat(play_greedy(set, shift).second), rep).view({P, B}).mean(1);
-      for (int64_t l = 0; l < P; ++l) {
-        const int64_t s = (l + shift) % P;
-        m["crossplay/" + split + "/s" + std::to_string(s) + "_l" + std::to_string(l)] = acc[l].item<double>();
-        if (shift) off += acc[l].item<double>();
-      }
-    }
-    m["crossplay_mean/" + split] = off / double(P * (P - 1));
-  }
-  return m;
-}
-
-Metrics S2P::evaluate(int64_t step, RunWriter& log) {
-  Metrics m;
-  const int64_t P = opt_.population;
-  for (Split s : kAllSplits) {
-    const SignalBatch& set = eval_sets_[static_cast<int>(s)];
-    const std::string split = split_name(s);
-    Play play;
-    Metrics sm = evaluate_set(set, split, s == Split::Val, &play);
-    m.insert(sm.begin(), sm.end());
-    const int64_t rows = std::min<int64_t>(opt_.log_rows, set.size());
-    if (rows == 0) continue;
-    for (int64_t p = 0; p < P; ++p) {
-      InteractionBatch b = signal_rows(*game_, set, play.symbols[p], play.out[p], play.correct[p], opt_.channel, step, rows,
-                                       int32_t(p), int32_t(p));
-      if (opt_.cic.due(step)) {
-        torch::NoGradGuard no_grad;
-        const int64_t probed = opt_.cic.probed_rows(rows);
-        auto gen = at::make_generator<at::CPUGeneratorImpl>(
-            cic_rng_.derive(split + "@" + std::to_string(step) + "@" + std::to_string(p)).seed());
-        auto tables = probe_signal_pair(
-            speaker_->member_logits(p, set.sender_input.narrow(0, 0, probed)),
-            [&](const torch::Tensor& onehots, const torch::Tensor& c) { return listener_->forward_member(p, onehots, c); },
-            set, probed, opt_.channel, opt_.cic.max_messages, gen);
-        b.cic = cic_block(tables, rows);
-      }
-      log.append_interactions(split, b);
-    }
-  }
-  if (seed_val_.sender_input.defined()) {
-    Metrics sv = evaluate_set(seed_val_, "seed_val", false);
-    m.insert(sv.begin(), sv.end());
-    const double score = m["sp_acc/seed_val"] + m["listener_human_acc/seed_val"];
-    if (opt_.select_on_seed_val && score > best_score_) {
-      torch::NoGradGuard no_grad;
-      best_score_ = score;
-      best_metrics_ = m;
-      best_metrics_["selected_step"] = double(step);
-      best_params_.clear();
-      for (auto* mod : {static_cast<torch::nn::Module*>(speaker_.get()), static_cast<torch::nn::Module*>(listener_.get())})
-        for (const auto& p : mod->parameters()) best_params_.push_back(p.detach().clone());
     }
   }
   return m;

@@ -91,6 +91,9 @@ class S2P : public Algorithm {
     int64_t population = 1;
     bool uniform_pairing = false;
     int64_t imitate_every = 0, imitate_steps = 10;
+    bool speaker_loss_sum = true;      // s2p.speaker_loss: sum (reference) or mean over positions
+    int64_t crossplay_size = 1000;     // eval.crossplay_size: val eval objects cross-play is computed on
+    int64_t crossplay_partners = 9;    // eval.crossplay_partners: other speakers per listener
     static Options from(const Config& cfg);
   };
   static OptionSet option_set();
@@ -102,6 +105,10 @@ class S2P : public Algorithm {
   std::string headline() const override { return "sp_acc/val"; }
   bool finished(int64_t step) const override { return step >= schedule_last_; }
   Metrics final_metrics(const Metrics& last_eval) override;
+  // With s2p.select=seed_val: the selected model's evaluation again, as interaction rows of the
+  // splits selected_train, selected_val, selected_test and scalars selected/<figure>, all at
+  // the selected step (docs/s2p.md).
+  void log_final(int64_t last_step, RunWriter& log) override;
   bool resumable() const override { return true; }
   void save_state(torch::serialize::OutputArchive& ar) override;
   void load_state(torch::serialize::InputArchive& ar) override;
@@ -113,9 +120,16 @@ class S2P : public Algorithm {
   const StepPlan& last_plan() const { return last_plan_; }
   const SignalBatch& seed_train() const { return seed_train_; }
   const SignalBatch& seed_val() const { return seed_val_; }
+  // The batch of the last supervised listener step (fresh distractors and target slots each step).
+  const SignalBatch& last_sup_listener_batch() const { return last_sup_listener_batch_; }
   // Human messages in channel form (EOS-shifted when agents.eos: word w -> w + 1, and the -1
   // padding of variable-length messages -> 0 = EOS): [B, max_len] int64.
   torch::Tensor human_channel_messages(const SignalBatch& batch) const;
+  // Episodes played at evaluations so far (one per member and object: self-play, cross-play and
+  // listener-on-human-message episodes each count one): evaluation work, for tests.
+  int64_t eval_episodes() const { return eval_episodes_; }
+  // The cross-play sample: eval.crossplay_size objects spread evenly over the val eval set.
+  SignalBatch crossplay_sample() const;
 
  private:
   state::SignalPairState pair_state();  // the checkpointed state shared with selfplay/s2p
@@ -125,16 +139,31 @@ class S2P : public Algorithm {
   double supervised_listener_update();
   void imitation_update();
   int64_t best_member_on_seed_val();
-  // Greedy messages [P, B, L] and listener outputs [P, B, ...] with listener p hearing
-  // speaker (p + shift) % P.
-  std::pair<torch::Tensor, torch::Tensor> play_greedy(const SignalBatch& batch, int64_t shift = 0);
-  // Figures of one evaluation set; the greedy play behind them is returned through `play`
-  // (symbols [P, B, L], listener outputs [P, B, ...], correct [P, B]) when given.
-  struct Play {
+  // Greedy self-play of every member with its own partner over `set`, in chunks of objects
+  // (never more than one chunk's [P, chunk, ...] tensors at once). The first `keep` rows'
+  // symbols [P, keep, L], listener outputs [P, keep, ...] and correct [P, keep] are kept for
+  // logging; `human` adds the listener-on-human-message and speaker-match figures.
+  struct SetPlay {
+    torch::Tensor member_acc;  // [P] float64
+    double listener_human = 0, speaker_match = 0, token_acc = 0;
     torch::Tensor symbols, out, correct;
   };
-  Metrics evaluate_set(const SignalBatch& set, const std::string& split, bool crossplay, Play* play = nullptr);
+  SetPlay play_set(const SignalBatch& set, int64_t keep, bool human);
+  Metrics evaluate_set(const SignalBatch& set, const std::string& split, int64_t keep, SetPlay* play);
+  // The [P, P] cross-play accuracies (speaker row, listener column) on `sample`: the diagonal
+  // and, for each of `shifts` (in 1..P-1), listener l with speaker (l + shift) % P; NaN elsewhere.
+  std::vector<float> crossplay_matrix(const SignalBatch& sample, const std::vector<int64_t>& shifts);
+  // The shifts evaluated at `step`: every one when P - 1 <= eval.crossplay_partners, else that
+  // many distinct ones drawn from a generator of (run seed, step) alone.
+  std::vector<int64_t> crossplay_shifts(int64_t step) const;
+  void log_rows_and_cic(const SignalBatch& set, const std::string& split, const SetPlay& play, int64_t rows,
+                        int64_t step, RunWriter& log);
   SignalBatch repeat_for_members(const SignalBatch& b) const;
+  // Every listener p on its message symbols[p] ([P, B, L] int64) -> [P, B, ...]: gathered first
+  // layer for linear listeners on fixed-length messages (PopListener::forward_symbols), one-hots
+  // otherwise.
+  torch::Tensor listen(const torch::Tensor& symbols, const torch::Tensor& candidates);
+  static torch::Tensor flat(const torch::Tensor& t);  // [P, B, ...] -> [P*B, ...]
 
   Options opt_;
   std::shared_ptr<SignalingGame> game_;
@@ -148,11 +177,13 @@ class S2P : public Algorithm {
   double baseline_ = 0.0;
   int64_t baseline_n_ = 0;
   int64_t human_len_ = 0;  // positions of a human message in channel form (incl. EOS)
-  SignalBatch seed_train_, seed_val_;
+  SignalBatch seed_train_, seed_val_, last_sup_listener_batch_;
   torch::Tensor seed_train_human_;
   std::vector<SignalBatch> eval_sets_;
   StepPlan last_plan_;
   int64_t imitate_left_ = 0, imitate_best_ = 0;
+  int64_t eval_episodes_ = 0;
+  Rng crossplay_rng_{0};
   // Model selection on seed-validation.
   double best_score_ = -1.0;
   Metrics best_metrics_;

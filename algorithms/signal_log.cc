@@ -49,6 +49,20 @@ CicTables probe_signal_pair(const torch::Tensor& sender_logits, const PairListen
   return cic_probe(sender_logits, receiver, max_messages, channel, gen);
 }
 
+std::vector<CicTables> probe_signal_members(const torch::Tensor& sender_logits, const PairListener& listener,
+                                            const SignalBatch& set, int64_t rows, const ChannelSpec& channel,
+                                            int64_t max_messages, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  auto candidates = set.receiver_input.defined() ? set.receiver_input.narrow(0, 0, rows) : torch::Tensor();
+  auto receiver = [&](const torch::Tensor& symbols, const torch::Tensor& state) {  // symbols [P, R, L]
+    auto c = candidates.defined() ? candidates.index_select(0, state) : torch::Tensor();
+    const int64_t P = symbols.size(0), R = symbols.size(1);
+    auto oh = onehots_of(symbols.reshape({P * R, -1}), channel).view({P, R, channel.max_len, channel.vocab_size});
+    return torch::softmax(listener(oh, c), -1);  // [P, R, A, V] or [P, R, C]
+  };
+  return cic_probe_members(sender_logits, receiver, max_messages, channel, gen);
+}
+
 void save_pair(torch::nn::Module& speaker, torch::nn::Module& listener, const std::string& path) {
   torch::serialize::OutputArchive archive, sp, li;
   speaker.save(sp);

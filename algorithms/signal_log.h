@@ -33,6 +33,12 @@ using PairListener = std::function<torch::Tensor(const torch::Tensor& onehots, c
 CicTables probe_signal_pair(const torch::Tensor& sender_logits, const PairListener& listener, const SignalBatch& set,
                             int64_t rows, const ChannelSpec& channel, int64_t max_messages, at::Generator& gen);
 
+// The same for a population: `sender_logits` [P, rows, L, V]; `listener(onehots [P, R, L, V],
+// candidates [R, C, D] or undefined)` returns every member's logits [P, R, ...]. One table per member.
+std::vector<CicTables> probe_signal_members(const torch::Tensor& sender_logits, const PairListener& listener,
+                                            const SignalBatch& set, int64_t rows, const ChannelSpec& channel,
+                                            int64_t max_messages, at::Generator& gen);
+
 // Writes both modules into one archive (keys "speaker" and "listener").
 void save_pair(torch::nn::Module& speaker, torch::nn::Module& listener, const std::string& path);
 

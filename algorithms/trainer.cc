@@ -220,6 +220,8 @@ Metrics Trainer::run(Algorithm& algo) {
     }
   }
   last_ = algo.final_metrics(last_);
+  algo.log_final(last_step, *log_);
+  log_->flush();
   if (!opt_.checkpoint_path.empty()) algo.save(opt_.checkpoint_path);
   for (auto& h : hooks_)
     if (h.on_end) h.on_end(last_step, last_);

@@ -1,6 +1,7 @@
 #include "bench/bench.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 #include <time.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -8,10 +9,12 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "algorithms/algorithm.h"
 #include "algorithms/maddpg.h"
+#include "algorithms/s2p.h"
 #include "core/errors.h"
 #include "envs/particle/particle.h"
 #include "algorithms/runtime.h"
@@ -107,6 +110,44 @@ Job algorithm_job(const std::vector<std::string>& overrides, std::function<int64
   return j;
 }
 
+// One S2P evaluation (every split, seed-validation, cross-play) of a P = 50 population per call,
+// into a run file in a temporary directory; the units are the episodes it played
+// (S2P::eval_episodes: self-play, listener-on-human-message and cross-play episodes).
+Job population_eval_job() {
+  struct State {
+    std::shared_ptr<Built> built;
+    std::filesystem::path dir;
+    std::unique_ptr<RunWriter> log;
+    ~State() {
+      log.reset();
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  };
+  auto s = std::make_shared<State>();
+  s->built = build(with(kLewis, {"--train.algorithm=s2p", "--population.size=50", "--eval.size=1000",
+                                 "--eval.log_rows=0", "--metrics.cic_every=-1"}));
+  s->dir = std::filesystem::temp_directory_path() / ("emcomm-bench-eval-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(s->dir);
+  s->log = std::make_unique<RunWriter>((s->dir / "run.h5").string(), std::map<std::string, std::string>{}, "", "bench");
+  auto* algo = dynamic_cast<S2P*>(s->built->algo.get());
+  EMCOMM_CHECK(algo, "lewis_population_eval: the algorithm is not s2p");
+  int64_t step = 0;
+  Job j;
+  j.run = [s, algo, step]() mutable {
+    const int64_t before = algo->eval_episodes();
+    algo->evaluate(++step, *s->log);
+    return algo->eval_episodes() - before;
+  };
+  // Matmul flops per unit at these settings, per member: 4100 speaker passes (3 x 1000 + 100
+  // seed-val + 1000 cross-play objects) of 2 x (60 x 500 + 500 x 360) and 16 200 listener passes
+  // (3100 self-play, 3100 human-message, 1000 x 10 cross-play) of 2 x 500 x 60 + 6 x 500 (the
+  // gathered first layer), over the 16 200 units.
+  j.flops_per_unit = (4100.0 * 2 * (60 * 500 + 500 * 360) + 16200.0 * (2 * 500 * 60 + 6 * 500)) / 16200.0;
+  j.keep = s;
+  return j;
+}
+
 // speaker_listener, 1024 worlds, uniformly random one-hot movements and messages, through the
 // env's allocation-free stepping core; each call is one step of every world (and a reset of
 // all of them after the episode's last step).
@@ -145,8 +186,9 @@ Job make_job(const std::string& name) {
     return algorithm_job(with(kLewis, {"--train.algorithm=selfplay"}), [](Built&) { return kLewisBatch; },
                          lewis_episode_flops());
   if (name == "lewis_population_step")
-    return algorithm_job(with(kLewis, {"--train.algorithm=s2p", "--s2p.schedule=selfplay", "--population.size=8"}),
-                         [](Built&) { return 8 * kLewisBatch; }, lewis_episode_flops());
+    return algorithm_job(with(kLewis, {"--train.algorithm=s2p", "--s2p.schedule=selfplay", "--population.size=50"}),
+                         [](Built&) { return 50 * kLewisBatch; }, lewis_episode_flops());
+  if (name == "lewis_population_eval") return population_eval_job();
   if (name == "lewis_discri_gru_step" || name == "lewis_discri_gru_reinforce_step")
     return algorithm_job({"--env.name=lewis", "--env.attributes=4", "--env.values=10", "--env.mode=discrimination",
                           "--env.distractors=4", "--agents.arch=gru", "--agents.hidden=128", "--agents.embed=16",
@@ -197,7 +239,9 @@ Job make_job(const std::string& name) {
 const std::vector<Workload>& workloads() {
   static const std::vector<Workload> w = {
       {"lewis_selfplay_step", "episodes/s", "reference S2P Lewis self-play step, batch 100 (selfplay train_step)"},
-      {"lewis_population_step", "episodes/s", "population of P = 8 pairs, self-play, batch 100 each (s2p train_step)"},
+      {"lewis_population_step", "episodes/s", "population of P = 50 pairs, self-play, batch 100 each (s2p train_step)"},
+      {"lewis_population_eval", "episodes/s",
+       "one s2p evaluation of P = 50 pairs: 3 splits x 1000 objects + seed-val, cross-play 1000 x (1 + 9)"},
       {"lewis_discri_gru_step", "episodes/s",
        "peer workload: discrimination 4 x 10, 5 candidates, GRU agents (128, embed 16), vocab 100 with EOS, "
        "4 symbols + EOS, batch 512, Gumbel (experiments/configs/lewis_gru_discrimination.ini)"},

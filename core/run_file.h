@@ -1,4 +1,4 @@
-// The HDF5 run file (DESIGN.md section 6, schema_version 1): a writer that streams
+// The HDF5 run file (DESIGN.md section 6, schema_version 2): a writer that streams
 // scalars and interaction rows into chunked, gzip-compressed, extendable datasets, and
 // a reader that checks the layout and reads selected rows without loading the rest.
 #pragma once
@@ -12,7 +12,7 @@
 
 namespace emcomm {
 
-inline constexpr int kRunSchemaVersion = 1;
+inline constexpr int kRunSchemaVersion = 2;
 
 // Counterfactual tables for causal influence of communication (docs/metrics.md), one row per
 // interaction row: /interactions/<split>/cic/ (docs/hdf5-format.md).
@@ -74,6 +74,11 @@ class RunWriter {
   void append_scalar(const std::string& name, int64_t step, double value);
   void append_interactions(const std::string& split, const InteractionBatch& batch);
   void append_metric(const std::string& split, const std::string& name, int64_t step, double value);
+  // One [rows, cols] float matrix at `step` (row-major `values`; NaN = not evaluated), e.g. the
+  // population's cross-play accuracies "crossplay/val" ([P, P], speaker i row, listener j
+  // column), stored at /matrices/<link>. Every point of a series has the same shape.
+  void append_matrix(const std::string& name, int64_t step, int64_t rows, int64_t cols,
+                     const std::vector<float>& values);
   // Flushes every dataset and the file to disk (HDF5 flush, then fsync); called at each
   // evaluation. Between two flushes the writer does not touch the file, so a process killed
   // there leaves the file exactly as the last flush wrote it (docs/reliability.md).
@@ -93,6 +98,14 @@ std::string scalar_logical_name(const std::string& link);
 struct ScalarSeries {
   std::vector<int64_t> step;
   std::vector<double> value;
+};
+
+// A matrix series: value holds step.size() row-major [rows, cols] matrices.
+struct MatrixSeries {
+  std::vector<int64_t> step;
+  int64_t rows = 0, cols = 0;
+  std::vector<float> value;
+  const float* at(size_t point) const { return value.data() + point * size_t(rows * cols); }
 };
 
 // The rows [first, first + count) of a split logged at one training step.
@@ -116,6 +129,8 @@ class RunReader {
   std::string config_ini() const;                                 // /config/ini
   std::vector<std::string> scalar_names() const;                  // logical names
   ScalarSeries scalar(const std::string& logical_name) const;
+  std::vector<std::string> matrix_names() const;                  // logical names under /matrices
+  MatrixSeries matrix(const std::string& logical_name) const;
   std::vector<std::string> splits() const;                        // groups under /interactions
   int64_t interaction_rows(const std::string& split) const;
   // Reads rows [first, first + count) of one split (count < 0: to the end), without the CIC

@@ -1,5 +1,7 @@
 #include "core/run_h5.h"
 
+#include <limits>
+
 #include <hdf5.h>
 
 #include <algorithm>
@@ -167,6 +169,14 @@ Series create_series(const H5::Group& g) {
   Series s;
   s.step = create_column(g, "step", H5::PredType::STD_I64LE, {}, kSeriesChunkRows);
   s.value = create_column(g, "value", H5::PredType::IEEE_F64LE, {}, kSeriesChunkRows);
+  return s;
+}
+
+Series create_matrix_series(const H5::Group& g, hsize_t rows, hsize_t cols) {
+  Series s;
+  s.step = create_column(g, "step", H5::PredType::STD_I64LE, {}, kSeriesChunkRows);
+  s.value = create_column(g, "value", H5::PredType::IEEE_F32LE, {rows, cols}, chunk_rows_for(4, {rows, cols}),
+                          std::numeric_limits<float>::quiet_NaN());
   return s;
 }
 

@@ -83,6 +83,8 @@ struct Series {  // /scalars/<name> or /metrics/<split>/<name>
   Column step, value;
 };
 Series create_series(const H5::Group& g);  // empty step (int64) and value (float64) datasets
+// Empty step [N] (int64) and value [N, rows, cols] (float32, NaN fill) datasets: /matrices/<name>.
+Series create_matrix_series(const H5::Group& g, hsize_t rows, hsize_t cols);
 void append_point(Series& s, int64_t step, double value);
 
 // EMCOMM_CHECK that `name` can be an HDF5 link name; `what` names it in the error.

@@ -105,6 +105,42 @@ ScalarSeries RunReader::scalar(const std::string& logical_name) const {
   });
 }
 
+std::vector<std::string> RunReader::matrix_names() const {
+  return impl_->guarded("/matrices", [&] {
+    std::vector<std::string> names;
+    if (!has_group(impl_->file.openGroup("/"), "matrices")) return names;
+    for (const auto& link : child_groups(impl_->file.openGroup("/matrices")))
+      names.push_back(scalar_logical_name(link));
+    return names;
+  });
+}
+
+MatrixSeries RunReader::matrix(const std::string& logical_name) const {
+  const std::string where = "/matrices/" + scalar_link_name(logical_name);
+  return impl_->guarded(where, [&] {
+    const auto names = matrix_names();
+    if (std::find(names.begin(), names.end(), logical_name) == names.end())
+      impl_->fail("has no matrix '" + logical_name + "'; its matrices are: " + join(names));
+    const H5::Group g = impl_->file.openGroup(where);
+    if (!has_dataset(g, "step") || !has_dataset(g, "value"))
+      impl_->fail("has a matrix " + where + " without step and value datasets");
+    const H5::DataSet step = g.openDataSet("step"), value = g.openDataSet("value");
+    const auto sd = dims_of(step), vd = dims_of(value);
+    if (sd.size() != 1 || vd.size() != 3 || sd[0] != vd[0])
+      impl_->fail("has a matrix " + where + " whose step is not [N] and value not [N, rows, cols]");
+    MatrixSeries m;
+    m.rows = int64_t(vd[1]);
+    m.cols = int64_t(vd[2]);
+    m.step.resize(sd[0]);
+    m.value.resize(sd[0] * vd[1] * vd[2]);
+    if (!m.step.empty()) {
+      step.read(m.step.data(), H5::PredType::NATIVE_INT64);
+      value.read(m.value.data(), H5::PredType::NATIVE_FLOAT);
+    }
+    return m;
+  });
+}
+
 std::vector<std::string> RunReader::metric_splits() const {
   return impl_->guarded("/metrics", [&] {
     if (!has_group(impl_->file.openGroup("/"), "metrics")) return std::vector<std::string>{};

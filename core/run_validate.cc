@@ -1,4 +1,4 @@
-// validate_run_file(): checks an open run file against schema_version 1 (docs/hdf5-format.md)
+// validate_run_file(): checks an open run file against schema_version 2 (docs/hdf5-format.md)
 // and says, one line each, every way it breaks it. The interaction fields are checked from
 // interaction_fields() (core/run_schema.h): required ones first, then the optional ones.
 #include <H5Cpp.h>
@@ -168,6 +168,31 @@ void validate_split(const H5::Group& g, const std::string& where,
   if (g.nameExists("cic")) validate_cic(g, where, rows.value_or(0), problems);
 }
 
+// /matrices/<name>: exactly step (integer [N]) and value (float [N, rows, cols]).
+void validate_matrix_group(const H5::Group& g, std::vector<std::string>& problems) {
+  for (const auto& name : children(g)) {
+    const std::string path = "/matrices/" + name;
+    if (g.childObjType(name) != H5O_TYPE_GROUP) {
+      problems.push_back(path + " is not a group holding step and value");
+      continue;
+    }
+    const H5::Group s = g.openGroup(name);
+    const auto kids = children(s);
+    if (std::set<std::string>(kids.begin(), kids.end()) != std::set<std::string>{"step", "value"} ||
+        !has_dataset(s, "step") || !has_dataset(s, "value")) {
+      problems.push_back(path + " must hold exactly step and value");
+      continue;
+    }
+    const H5::DataSet step = s.openDataSet("step"), value = s.openDataSet("value");
+    const auto sd = dims_of(step), vd = dims_of(value);
+    if (sd.size() != 1) problems.push_back(path + "/step is not rank 1");
+    if (vd.size() != 3) problems.push_back(path + "/value is not rank 3 [N, rows, cols]");
+    if (sd.size() == 1 && !vd.empty() && sd[0] != vd[0]) problems.push_back(path + ": step and value differ in length");
+    if (!type_matches(step, H5T_INTEGER)) problems.push_back(path + "/step has dtype " + type_name(step));
+    if (!type_matches(value, H5T_FLOAT)) problems.push_back(path + "/value has dtype " + type_name(value));
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> validate_run_file(const H5::H5File& file) {
@@ -202,6 +227,9 @@ std::vector<std::string> validate_run_file(const H5::H5File& file) {
   section("/scalars", [&] {
     if (has_group(file.openGroup("/"), "scalars"))
       validate_series_group(file.openGroup("/scalars"), "/scalars", problems);
+  });
+  section("/matrices", [&] {
+    if (has_group(file.openGroup("/"), "matrices")) validate_matrix_group(file.openGroup("/matrices"), problems);
   });
   section("/metrics", [&] {
     if (!has_group(file.openGroup("/"), "metrics")) return;

@@ -117,7 +117,7 @@ RunWriter::RunWriter(const std::string& path, const std::map<std::string, std::s
     for (const auto& [key, value] : config) put_string(cfg, key, value);
     cfg.createDataSet("ini", str, scalar).write(ini, str);
 
-    for (const char* group : {"/scalars", "/interactions", "/metrics"}) file.createGroup(group);
+    for (const char* group : {"/scalars", "/interactions", "/metrics", "/matrices"}) file.createGroup(group);
   } catch (const H5::Exception& e) {
     impl_->rethrow("creating the file", e);
   }
@@ -160,6 +160,32 @@ void RunWriter::append_metric(const std::string& split, const std::string& name,
     impl_->append_series("metrics/" + split + "/" + link, step, value);
   } catch (const H5::Exception& e) {
     impl_->rethrow("appending metric '" + split + "/" + name + "'", e);
+  }
+}
+
+void RunWriter::append_matrix(const std::string& name, int64_t step, int64_t rows, int64_t cols,
+                              const std::vector<float>& values) {
+  EMCOMM_CHECK(name.find(':') == std::string::npos,
+               "matrix name '" + name + "' contains ':', which is reserved for '/' in link names");
+  EMCOMM_CHECK(rows > 0 && cols > 0 && values.size() == size_t(rows * cols),
+               "matrix '" + name + "': " + std::to_string(values.size()) + " values for a [" + std::to_string(rows) +
+                   ", " + std::to_string(cols) + "] matrix");
+  const std::string link = scalar_link_name(name);
+  check_link_name("matrix name", link);
+  try {
+    const std::string key = "matrices/" + link;
+    auto it = impl_->series.find(key);
+    if (it == impl_->series.end())
+      it = impl_->series.emplace(key, create_matrix_series(impl_->file->createGroup("/" + key), hsize_t(rows),
+                                                           hsize_t(cols))).first;
+    Series& s = it->second;
+    EMCOMM_CHECK(s.value.tail == (std::vector<hsize_t>{hsize_t(rows), hsize_t(cols)}),
+                 "matrix '" + name + "' was started with another shape than [" + std::to_string(rows) + ", " +
+                     std::to_string(cols) + "]");
+    append_rows(s.step, &step, H5::PredType::NATIVE_INT64, 1);
+    append_rows(s.value, values.data(), H5::PredType::NATIVE_FLOAT, 1);
+  } catch (const H5::Exception& e) {
+    impl_->rethrow("appending matrix '" + name + "'", e);
   }
 }
 
@@ -306,6 +332,10 @@ RunWriter::RunWriter(const std::string& path, int64_t keep_through_step) : impl_
       for (const auto& name : child_groups(sg))
         impl_->series.emplace("metrics/" + split + "/" + name, reopen_series(sg.openGroup(name), keep_through_step));
     }
+    if (!has_group(file.openGroup("/"), "matrices")) file.createGroup("/matrices");  // written by another tool
+    const H5::Group matrices = file.openGroup("/matrices");
+    for (const auto& name : child_groups(matrices))
+      impl_->series.emplace("matrices/" + name, reopen_series(matrices.openGroup(name), keep_through_step));
     const H5::Group inter = file.openGroup("/interactions");
     for (const auto& split : child_groups(inter)) {
       const H5::Group sg = inter.openGroup(split);

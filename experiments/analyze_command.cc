@@ -353,6 +353,70 @@ std::string table(const std::vector<SplitResults>& splits, const std::string& pa
   return out;
 }
 
+// The run's matrices (/matrices, e.g. the population's cross-play "crossplay/val") at the
+// analysed step: the last point, or the point of --step N; printed whole up to kMatrixPrintMax
+// rows and columns, else summarised.
+constexpr int64_t kMatrixPrintMax = 12;
+
+std::string matrices_text(const RunReader& reader, const Args& args) {
+  std::string out;
+  for (const auto& name : reader.matrix_names()) {
+    const MatrixSeries m = reader.matrix(name);
+    if (m.step.empty()) continue;
+    std::vector<size_t> points;
+    if (args.step == "all") {
+      for (size_t i = 0; i < m.step.size(); ++i) points.push_back(i);
+    } else if (args.step == "latest") {
+      points.push_back(m.step.size() - 1);
+    } else {
+      for (size_t i = 0; i < m.step.size(); ++i)
+        if (m.step[i] == *parse_step(args.step)) points.push_back(i);
+    }
+    for (size_t point : points) {
+      const float* v = m.at(point);
+      double diag = 0, off = 0;
+      int64_t nd = 0, no = 0;
+      for (int64_t i = 0; i < m.rows; ++i)
+        for (int64_t j = 0; j < m.cols; ++j) {
+          if (std::isnan(v[i * m.cols + j])) continue;
+          if (i == j) diag += v[i * m.cols + j], ++nd;
+          else off += v[i * m.cols + j], ++no;
+        }
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "\n%s at step %lld: [%lld, %lld], rows = speakers, columns = listeners, - = not evaluated\n"
+                    "  diagonal mean %.4f (%lld), off-diagonal mean %.4f (%lld evaluated)\n",
+                    name.c_str(), static_cast<long long>(m.step[point]), static_cast<long long>(m.rows),
+                    static_cast<long long>(m.cols), nd ? diag / double(nd) : std::nan(""), static_cast<long long>(nd),
+                    no ? off / double(no) : std::nan(""), static_cast<long long>(no));
+      out += buf;
+      if (m.rows > kMatrixPrintMax || m.cols > kMatrixPrintMax) {
+        out += "  (larger than " + std::to_string(kMatrixPrintMax) +
+               " x " + std::to_string(kMatrixPrintMax) + ": see scripts/plot.py --matrix for a heatmap)\n";
+        continue;
+      }
+      out += "       ";
+      for (int64_t j = 0; j < m.cols; ++j) {
+        std::snprintf(buf, sizeof buf, "%7s", ("l" + std::to_string(j)).c_str());
+        out += buf;
+      }
+      out += "\n";
+      for (int64_t i = 0; i < m.rows; ++i) {
+        std::snprintf(buf, sizeof buf, "  %-5s", ("s" + std::to_string(i)).c_str());
+        out += buf;
+        for (int64_t j = 0; j < m.cols; ++j) {
+          const float x = v[i * m.cols + j];
+          if (std::isnan(x)) std::snprintf(buf, sizeof buf, "%7s", "-");
+          else std::snprintf(buf, sizeof buf, "%7.3f", x);
+          out += buf;
+        }
+        out += "\n";
+      }
+    }
+  }
+  return out;
+}
+
 void write_back(const std::vector<SplitResults>& splits, const std::string& path) {
   MetricsAppender out(path);
   for (const auto& sr : splits) {
@@ -395,6 +459,7 @@ int analyze_command(const std::vector<std::string>& args) {
     std::fputs(json_output(results, a.step == "all").c_str(), stdout);
   } else {
     std::fputs(table(results, a.path).c_str(), stdout);
+    std::fputs(matrices_text(RunReader(a.path), a).c_str(), stdout);
     if (a.write) std::printf("written to /metrics/<split>/<name> in %s\n", a.path.c_str());
   }
   return 0;

@@ -8,6 +8,9 @@
       for an 'emcomm compare' directory: DIR/compare.png, a bar chart of each variant's mean
       final figure with its 95 % confidence interval (from DIR/results.csv), and
       DIR/curves.png, the mean learning curve of each variant over its seeds.
+  plot.py --matrix RUN.h5 [--name crossplay/val] [--step N] [--out FILE.png]
+      a heatmap of one /matrices series at one step (default: the last), e.g. the population's
+      cross-play accuracies (speaker rows, listener columns; grey = pair not evaluated).
 Exit codes: 0 done, 2 bad input (missing file, nothing to plot)."""
 import argparse
 import csv
@@ -158,20 +161,72 @@ def plot_compare(directory, metrics):
     print(out)
 
 
+def plot_matrix(path, name, step, out):
+    """Heatmap of /matrices/<name> at `step` (None: the last point)."""
+    import numpy as np
+
+    try:
+        with h5py.File(path, "r") as f:
+            link = name.replace("/", ":")
+            if "matrices" not in f or link not in f["matrices"]:
+                have = [n.replace(":", "/") for n in f["matrices"]] if "matrices" in f else []
+                fail(f"{path} has no matrix '{name}'; its matrices are: {', '.join(have) or '(none)'}")
+            steps = f["matrices"][link]["step"][:]
+            if len(steps) == 0:
+                fail(f"{path}: matrix '{name}' has no points")
+            if step is None:
+                i = len(steps) - 1
+            else:
+                where = np.nonzero(steps == step)[0]
+                if len(where) == 0:
+                    fail(f"{path}: matrix '{name}' has no point at step {step}; its steps: {steps.tolist()}")
+                i = int(where[0])
+            m = f["matrices"][link]["value"][i]
+            step = int(steps[i])
+    except OSError as e:
+        fail(f"cannot read {path}: {e}")
+    n_rows, n_cols = m.shape
+    size = max(4.0, min(14.0, 0.25 * max(n_rows, n_cols) + 2))
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    cmap = matplotlib.colormaps["viridis"].copy()
+    cmap.set_bad("lightgrey")
+    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xlabel("listener")
+    ax.set_ylabel("speaker")
+    ax.set_title(f"{name} at step {step}")
+    if max(n_rows, n_cols) <= 12:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                if not np.isnan(m[r, c]):
+                    ax.text(c, r, f"{m[r, c]:.2f}", ha="center", va="center", color="w", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    print(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="*", help="run files (run.h5)")
     ap.add_argument("--compare", metavar="DIR", help="an 'emcomm compare' output directory")
     ap.add_argument("--metric", action="append", default=[], help="a scalar / final metric name (repeatable)")
-    ap.add_argument("--out", default="curves.png", help="output PNG for run files (default curves.png)")
+    ap.add_argument("--out", default=None, help="output PNG (default curves.png, matrix.png with --matrix)")
+    ap.add_argument("--matrix", metavar="RUN.h5", help="draw a /matrices series of this run file as a heatmap")
+    ap.add_argument("--name", default="crossplay/val", help="--matrix: the matrix series (default crossplay/val)")
+    ap.add_argument("--step", type=int, default=None, help="--matrix: the step (default: the last)")
     a = ap.parse_args()
-    if a.compare:
+    if a.matrix:
+        if not os.path.exists(a.matrix):
+            fail(f"{a.matrix} does not exist")
+        plot_matrix(a.matrix, a.name, a.step, a.out or "matrix.png")
+    elif a.compare:
         plot_compare(a.compare, a.metric)
     elif a.runs:
         for p in a.runs:
             if not os.path.exists(p):
                 fail(f"{p} does not exist")
-        plot_runs(a.runs, a.metric, a.out)
+        plot_runs(a.runs, a.metric, a.out or "curves.png")
     else:
         ap.print_usage(sys.stderr)
         sys.exit(2)

@@ -3,7 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "algorithms/s2p.h"
+#include "algorithms/signal_log.h"
 #include "core/errors.h"
 #include "envs/lewis/lewis.h"
 #include "experiments/commands.h"
@@ -183,25 +186,39 @@ TEST_CASE("s2p supervised learning masters the seed set", "[s2p]") {
 TEST_CASE("s2p population: uniform pairing trains every member and logs a cross-play matrix", "[s2p][population]") {
   test::TempDir dir;
   Setup s({"--population.size=3", "--population.pairing=uniform", "--s2p.schedule=selfplay",
-           "--population.imitate_every=5", "--population.imitate_steps=2"});
+           "--population.imitate_every=5", "--population.imitate_steps=2", "--eval.crossplay_size=0"});
   auto before = snapshot(*s.algo->speaker());
   for (int64_t t = 1; t <= 20; ++t) s.algo->train_step(t);
   auto after = snapshot(*s.algo->speaker());
   for (size_t i = 0; i < before.size(); ++i)
     for (int64_t p = 0; p < 3; ++p) CHECK_FALSE(torch::equal(before[i][p], after[i][p]));  // every member moved
-  RunWriter log(dir / "run.h5", {}, "", "test");
-  Metrics m = s.algo->evaluate(20, log);
-  double diag = 0;
-  for (int64_t p = 0; p < 3; ++p) {
-    const std::string sp = std::to_string(p);
-    REQUIRE(m.count("crossplay/val/s" + sp + "_l" + sp));
-    CHECK(m.at("crossplay/val/s" + sp + "_l" + sp) == Approx(m.at("sp_acc_member/val/" + sp)));
-    diag += m.at("sp_acc_member/val/" + sp);
-    for (int64_t q = 0; q < 3; ++q) CHECK(m.count("crossplay/val/s" + sp + "_l" + std::to_string(q)));
+  Metrics m;
+  {
+    RunWriter log(dir / "run.h5", {}, "", "test");
+    m = s.algo->evaluate(20, log);
   }
-  CHECK(m.at("sp_acc/val") == Approx(diag / 3));
-  log.flush();
   RunReader r(dir / "run.h5");
+  CHECK(r.validate().empty());
+  CHECK(r.matrix_names() == std::vector<std::string>{"crossplay/val"});
+  const MatrixSeries cross = r.matrix("crossplay/val");
+  REQUIRE(cross.step == std::vector<int64_t>{20});
+  REQUIRE((cross.rows == 3 && cross.cols == 3));
+  double diag = 0, off = 0;
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 3; ++j) {
+      const float v = cross.at(0)[i * 3 + j];
+      REQUIRE_FALSE(std::isnan(v));  // P - 1 = 2 <= eval.crossplay_partners: the whole matrix
+      if (i == j) {
+        // crossplay_size=0: the whole val eval set, so the diagonal is the member accuracies.
+        CHECK(v == Approx(m.at("sp_acc_member/val/" + std::to_string(i))).margin(1e-6));
+        diag += v;
+      } else {
+        off += v;
+      }
+    }
+  CHECK(m.at("sp_acc/val") == Approx(diag / 3).margin(1e-6));
+  CHECK(m.at("crossplay_mean/val") == Approx(off / 6).margin(1e-6));
+  for (const auto& name : r.scalar_names()) CHECK(name.rfind("crossplay/", 0) != 0);  // no P^2 scalar series
   CHECK(r.interaction_rows("val") == 3 * 4);  // eval.log_rows per member
   auto rows = r.interactions("val");
   CHECK(rows.sender == std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2});
@@ -234,4 +251,220 @@ TEST_CASE("population modules: one member's forward equals its slice of the stac
     CHECK(d->forward_member(p, oh, cand).allclose(all_d[p], 1e-5, 1e-6));
   }
   CHECK_FALSE(all_s[0].allclose(all_s[1]));  // members differ
+  // The gathered first layer on symbols equals the stacked forward on their one-hots, for
+  // values and for gradients.
+  auto sym = torch::randint(0, 12, {3, 7, 3}, gen);
+  auto oh_sym = onehots_of(sym.reshape({21, 3}), ch).view({3, 7, 3, 12});
+  for (PopListener* m : {&l, &d}) {
+    auto& net = *m;
+    auto a = net->forward(oh_sym, cand), b = net->forward_symbols(sym, cand);
+    CHECK(b.allclose(a, 1e-5, 1e-6));
+    net->zero_grad();
+    a.pow(2).sum().backward();
+    std::vector<torch::Tensor> ga;
+    for (auto& p : net->parameters()) ga.push_back(p.grad().clone());
+    net->zero_grad();
+    b.pow(2).sum().backward();
+    size_t i = 0;
+    for (auto& p : net->parameters()) CHECK(p.grad().allclose(ga[i++], 1e-4, 1e-5));
+  }
+}
+
+namespace {
+
+// Accuracy of speaker i with listener j on `set`, one member at a time (no population code path).
+double pair_accuracy(S2P& algo, const SignalingGame& game, const SignalBatch& set, int64_t i, int64_t j,
+                     const ChannelSpec& ch) {
+  torch::NoGradGuard no_grad;
+  auto symbols = algo.speaker()->member_logits(i, set.sender_input).argmax(-1);
+  auto out = algo.listener()->forward_member(j, onehots_of(symbols, ch), set.receiver_input);
+  return game.correct(out, set).to(torch::kFloat64).mean().item<double>();
+}
+
+}  // namespace
+
+TEST_CASE("s2p cross-play: the [P, P] array holds the documented sample of objects and pairs", "[s2p][population]") {
+  test::TempDir dir;
+  // 3 x 6 objects: the val split has 21 of them, all in its eval set (eval.size = 64).
+  Setup s({"--population.size=6", "--s2p.schedule=selfplay", "--eval.crossplay_size=10",
+           "--eval.crossplay_partners=2", "--env.values=6", "--agents.vocab_size=18"});
+  for (int64_t t = 1; t <= 30; ++t) s.algo->train_step(t);
+  // The sample: objects i * 21 / 10 of the val eval set.
+  Rng eval_rng = Rng(1).derive("algorithm").derive("eval");
+  SignalBatch val;
+  for (Split sp : kAllSplits) {
+    SignalBatch b = s.game->eval_set(sp, 64, eval_rng);
+    if (sp == Split::Val) val = b;
+  }
+  REQUIRE(val.size() == 21);
+  const SignalBatch sample = s.algo->crossplay_sample();
+  REQUIRE(sample.size() == 10);
+  for (int64_t i = 0; i < 10; ++i) CHECK(sample.concept[i].equal(val.concept[i * 21 / 10]));
+  Metrics m;
+  {
+    RunWriter log(dir / "run.h5", {}, "", "test");
+    m = s.algo->evaluate(30, log);
+  }
+  const MatrixSeries cross = RunReader(dir / "run.h5").matrix("crossplay/val");
+  REQUIRE((cross.rows == 6 && cross.cols == 6 && cross.step.size() == 1));
+  const ChannelSpec ch{18, 3, false};
+  int64_t evaluated = 0;
+  std::vector<int> per_row(6), per_col(6);
+  for (int64_t i = 0; i < 6; ++i)
+    for (int64_t j = 0; j < 6; ++j) {
+      const float v = cross.at(0)[i * 6 + j];
+      if (i == j) REQUIRE_FALSE(std::isnan(v));  // the diagonal is always evaluated
+      if (std::isnan(v)) continue;
+      ++evaluated, ++per_row[i], ++per_col[j];
+      INFO("speaker " << i << " listener " << j);
+      CHECK(v == Approx(pair_accuracy(*s.algo, *s.game, sample, i, j, ch)).margin(1e-6));
+    }
+  CHECK(evaluated == 6 * 3);  // the diagonal and 2 other speakers per listener
+  for (int64_t p = 0; p < 6; ++p) CHECK((per_row[p] == 3 && per_col[p] == 3));
+  // The diagonal is each member's own accuracy on the sample; sp_acc_member is on the whole set.
+  for (int64_t p = 0; p < 6; ++p)
+    CHECK(m.at("sp_acc_member/val/" + std::to_string(p)) ==
+          Approx(pair_accuracy(*s.algo, *s.game, val, p, p, ch)).margin(1e-6));
+}
+
+TEST_CASE("s2p evaluation work grows linearly with the population", "[s2p][population]") {
+  // Per member: the eval sets (3 x 6 objects: 172 + 21 + 23, eval.size = 512 takes them all)
+  // x (self-play + human message), 2 seed-val objects x 2, and 10 cross-play objects x (own
+  // partner + eval.crossplay_partners others).
+  auto episodes = [](int64_t P, int64_t partners) {
+    test::TempDir dir;
+    Setup s({"--env.values=6", "--agents.vocab_size=18", "--eval.size=512",
+             "--population.size=" + std::to_string(P), "--eval.crossplay_size=10",
+             "--eval.crossplay_partners=" + std::to_string(partners)});
+    RunWriter log(dir / "run.h5", {}, "", "test");
+    const int64_t before = s.algo->eval_episodes();
+    s.algo->evaluate(1, log);
+    return s.algo->eval_episodes() - before;
+  };
+  const int64_t per_member = 216 * 2 + 2 * 2;
+  CHECK(episodes(1, 1) == per_member);  // no cross-play for a single pair
+  for (int64_t P : {2, 4, 8, 16}) {
+    INFO("P = " << P);
+    CHECK(episodes(P, 1) == P * (per_member + 10 * 2));
+  }
+  CHECK(episodes(16, 3) == 16 * (per_member + 10 * 4));
+  CHECK(episodes(3, 9) == 3 * (per_member + 10 * 3));  // fewer than 9 others: all of them
+}
+
+TEST_CASE("s2p CIC probe batched over members equals the probe of each member alone", "[s2p][population][cic]") {
+  test::TempDir dir;
+  Setup s({"--population.size=3", "--s2p.schedule=selfplay", "--metrics.cic_every=5",
+           "--metrics.cic_max_messages=2000", "--metrics.cic_rows=3"});
+  for (int64_t t = 1; t <= 5; ++t) s.algo->train_step(t);
+  {
+    RunWriter log(dir / "run.h5", {}, "", "test");
+    s.algo->evaluate(5, log);
+  }
+  RunReader r(dir / "run.h5");
+  Rng eval_rng = Rng(1).derive("algorithm").derive("eval");
+  SignalBatch val;
+  for (Split sp : kAllSplits) {
+    SignalBatch b = s.game->eval_set(sp, 64, eval_rng);
+    if (sp == Split::Val) val = b;
+  }
+  const ChannelSpec ch{12, 3, false};
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);  // enumerated (12^3 <= 2000): unused
+  for (int64_t p = 0; p < 3; ++p) {
+    torch::NoGradGuard no_grad;
+    CicTables alone = probe_signal_pair(
+        s.algo->speaker()->member_logits(p, val.sender_input.narrow(0, 0, 3)),
+        [&](const torch::Tensor& oh, const torch::Tensor& c) { return s.algo->listener()->forward_member(p, oh, c); },
+        val, 3, ch, 2000, gen);
+    auto block = r.cic("val", p * 4, 4);  // eval.log_rows = 4 rows per member, the first 3 probed
+    REQUIRE(block);
+    REQUIRE(block->messages == 1728);
+    auto pm = torch::from_blob(block->p_message.data(), {4, 1728}, torch::kFloat32);
+    auto pa = torch::from_blob(block->p_action.data(), {4, 1728, 3, 4}, torch::kFloat32);
+    INFO("member " << p);
+    CHECK(pm.narrow(0, 0, 3).allclose(alone.p_message, 1e-4, 1e-6));
+    CHECK(pa.narrow(0, 0, 3).allclose(alone.p_action, 1e-4, 1e-6));
+    CHECK(pm[3].isnan().all().item<bool>());  // the fourth row has no probe
+  }
+}
+
+TEST_CASE("s2p supervised listener batches: the seed objects with fresh distractors and target slots every step",
+          "[s2p][issue19]") {
+  Setup s({"--env.mode=discrimination", "--env.distractors=3", "--s2p.schedule=supervised"});
+  s.algo->train_step(1);
+  const SignalBatch first = s.algo->last_sup_listener_batch();
+  s.algo->train_step(2);
+  const SignalBatch second = s.algo->last_sup_listener_batch();
+  REQUIRE(first.size() == s.algo->seed_train().size());
+  CHECK(first.concept.equal(s.algo->seed_train().concept));  // the same seed objects, in order
+  CHECK(second.concept.equal(first.concept));
+  CHECK_FALSE(second.target.equal(first.target));  // target slots drawn afresh
+  CHECK_FALSE(second.receiver_input.equal(first.receiver_input));
+  // The target candidate is the seed object itself in both.
+  auto at_target = [](const SignalBatch& b) {
+    return b.receiver_input.gather(1, b.target.view({-1, 1, 1}).expand({b.size(), 1, b.receiver_input.size(2)}));
+  };
+  CHECK(at_target(first).equal(at_target(second)));
+}
+
+TEST_CASE("s2p supervised speaker loss: the sum over positions (reference) or their mean", "[s2p][issue19]") {
+  // All speaker weights and biases zero: every position is uniform over the 12 words, so each
+  // position's cross-entropy is ln 12; 3 positions -> 3 ln 12 per object with sum, ln 12 with mean.
+  for (const char* mode : {"sum", "mean"}) {
+    Setup s({"--s2p.schedule=supervised", std::string("--s2p.speaker_loss=") + mode});
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : s.algo->speaker()->parameters()) p.zero_();
+    }
+    Metrics m = s.algo->train_step(1);
+    const double expect = (std::string(mode) == "sum" ? 3.0 : 1.0) * std::log(12.0);
+    INFO(mode);
+    CHECK(m.at("loss/sup_speaker") == Approx(expect).epsilon(1e-6));
+  }
+  // Default: sum.
+  Setup d({"--s2p.schedule=supervised"});
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : d.algo->speaker()->parameters()) p.zero_();
+  }
+  CHECK(d.algo->train_step(1).at("loss/sup_speaker") == Approx(3.0 * std::log(12.0)).epsilon(1e-6));
+}
+
+TEST_CASE("s2p selected model: its evaluation is logged as the selected_* splits at the selected step",
+          "[s2p][issue19]") {
+  test::TempDir dir;
+  Setup s({"--s2p.schedule=supervised", "--train.lr=0.01", "--eval.log_rows=8"});
+  const std::string path = dir / "run.h5";
+  Metrics final_m;
+  {
+    RunWriter log(path, {}, "", "test");
+    for (int64_t t = 1; t <= 60; ++t) s.algo->train_step(t);
+    const Metrics good = s.algo->evaluate(60, log);
+    REQUIRE(good.at("sp_acc/seed_val") + good.at("listener_human_acc/seed_val") > 1.0);
+    {
+      torch::NoGradGuard no_grad;  // a worse model afterwards: the step-60 one stays selected
+      for (auto& p : s.algo->speaker()->parameters()) p.zero_();
+    }
+    const Metrics last = s.algo->evaluate(61, log);
+    final_m = s.algo->final_metrics(last);
+    s.algo->log_final(61, log);
+  }
+  REQUIRE(final_m.at("selected_step") == 60);
+  RunReader r(path);
+  CHECK(r.validate().empty());
+  for (const std::string split : {"train", "val", "test"}) {
+    INFO(split);
+    const auto steps = r.step_rows(split);
+    REQUIRE(steps.size() == 2);
+    const InteractionBatch at60 = r.interactions(split, steps[0].first, steps[0].count);
+    const InteractionBatch at61 = r.interactions(split, steps[1].first, steps[1].count);
+    const InteractionBatch sel = r.interactions("selected_" + split);
+    CHECK(sel.step == std::vector<int64_t>(size_t(at60.rows), 60));
+    CHECK(sel.message == at60.message);  // the selected model's messages ...
+    CHECK(sel.receiver_action == at60.receiver_action);
+    CHECK(sel.message != at61.message);  // ... not the last model's
+    // The figures summary.json reports, logged at the selected step.
+    const ScalarSeries acc = r.scalar("selected/sp_acc/" + split);
+    CHECK(acc.step == std::vector<int64_t>{60});
+    CHECK(acc.value[0] == Approx(final_m.at("sp_acc/" + split)).margin(1e-12));
+  }
 }

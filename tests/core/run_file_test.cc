@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -26,6 +28,7 @@
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using emcomm::InteractionBatch;
+using emcomm::MatrixSeries;
 using emcomm::RunReader;
 using emcomm::RunWriter;
 using emcomm::UserError;
@@ -171,9 +174,9 @@ TEST_CASE("run file round trip: config, scalars, metrics, interactions", "[run_f
   }
 
   RunReader r(file.str());
-  CHECK(r.schema_version() == 1);
+  CHECK(r.schema_version() == 2);
   CHECK(r.attribute("format") == "emcomm.run");
-  CHECK(r.attribute("schema_version") == "1");
+  CHECK(r.attribute("schema_version") == "2");
   CHECK(r.attribute("emcomm_version") == "0.1.0-test");
   CHECK(std::regex_match(r.attribute("created_utc"),
                          std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
@@ -378,7 +381,7 @@ TEST_CASE("run writer reports HDF5 failures as runtime errors naming the file", 
   CHECK_THAT(thrown_message([&] { RunWriter w(path, kConfig, kIni, "test"); }), Contains(path));
 }
 
-TEST_CASE("run reader rejects files that are not emcomm runs of schema 1", "[run_file]") {
+TEST_CASE("run reader rejects files that are not emcomm runs of schema 2", "[run_file]") {
   SECTION("missing file") {
     TempPath file("missing.h5");
     CHECK_THROWS_AS(RunReader(file.str()), UserError);
@@ -427,7 +430,7 @@ TEST_CASE("run reader rejects files that are not emcomm runs of schema 1", "[run
     }
     CHECK_THROWS_AS(RunReader(file.str()), UserError);
     CHECK_THAT(thrown_message([&] { RunReader r(file.str()); }),
-               Contains(file.str()) && Contains("has schema_version 3, this emcomm reads 1"));
+               Contains(file.str()) && Contains("has schema_version 3, this emcomm reads 2"));
   }
   SECTION("a truncated run file") {
     TempPath file("truncated.h5");
@@ -526,4 +529,52 @@ TEST_CASE("a run killed after flush keeps everything up to the flush", "[run_fil
   InteractionBatch want = empty_like(flushed);
   append_rows(want, flushed, 0, 40);
   require_same(r.interactions("val", 0, 40), want);
+}
+
+TEST_CASE("run file matrices: one [rows, cols] array per point, validated, cut on resume", "[run_file]") {
+  TempPath file("matrices.h5");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  {
+    RunWriter w(file.str(), kConfig, kIni, "test");
+    w.append_matrix("crossplay/val", 10, 2, 3, {0.5f, nan, 1.0f, 0.0f, 0.25f, nan});
+    w.append_matrix("crossplay/val", 20, 2, 3, {1, 2, 3, 4, 5, 6});
+    CHECK_THROWS(w.append_matrix("crossplay/val", 30, 3, 2, {1, 2, 3, 4, 5, 6}));  // another shape
+    CHECK_THROWS(w.append_matrix("crossplay/val", 30, 2, 3, {1, 2}));             // too few values
+    w.flush();
+  }
+  {
+    RunReader r(file.str());
+    CHECK(r.validate().empty());
+    CHECK(r.matrix_names() == std::vector<std::string>{"crossplay/val"});
+    CHECK(r.scalar_names().empty());
+    const MatrixSeries m = r.matrix("crossplay/val");
+    CHECK(m.step == std::vector<int64_t>{10, 20});
+    CHECK((m.rows == 2 && m.cols == 3));
+    CHECK(m.at(0)[0] == 0.5f);
+    CHECK(std::isnan(m.at(0)[1]));
+    CHECK(m.at(1)[5] == 6.0f);
+    CHECK_THAT(thrown_message([&] { r.matrix("nope"); }), Contains("has no matrix 'nope'") && Contains("crossplay/val"));
+  }
+  {
+    H5::H5File f(file.str(), H5F_ACC_RDONLY);
+    CHECK(f.openDataSet("/matrices/crossplay:val/value").getDataType() == H5::PredType::IEEE_F32LE);
+  }
+  {
+    RunWriter w(file.str(), 15);  // resume from step 15: the step-20 point goes
+    w.append_matrix("crossplay/val", 25, 2, 3, {6, 5, 4, 3, 2, 1});
+    w.flush();
+  }
+  const MatrixSeries m = RunReader(file.str()).matrix("crossplay/val");
+  CHECK(m.step == std::vector<int64_t>{10, 25});
+  CHECK(m.at(1)[0] == 6.0f);
+  {
+    H5::H5File f(file.str(), H5F_ACC_RDWR);  // a matrix whose value is not [N, rows, cols]
+    H5::Group g = f.createGroup("/matrices/bad");
+    const hsize_t n[1] = {2};
+    g.createDataSet("step", H5::PredType::STD_I64LE, H5::DataSpace(1, n));
+    g.createDataSet("value", H5::PredType::IEEE_F32LE, H5::DataSpace(1, n));
+  }
+  const auto problems = RunReader(file.str()).validate();
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Contains("/matrices/bad/value is not rank 3"));
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes a small emcomm run file (schema_version 1, docs/hdf5-format.md) with h5py alone, the
+"""Writes a small emcomm run file (schema_version 2, docs/hdf5-format.md) with h5py alone, the
 way a user's own tool would: plain numpy arrays, contiguous datasets, default dtypes where the
 schema allows them. tests/e2e/analyze_test.cc runs `emcomm analyze` on it and checks the values
 it prints against values computed by hand (see the comments below) and by the C++ metrics.
@@ -13,7 +13,7 @@ import numpy as np
 NAN = float("nan")
 
 
-def write(path, schema_version=1, with_format=True):
+def write(path, schema_version=2, with_format=True):
     with h5py.File(path, "w") as f:
         if with_format:
             f.attrs["format"] = "emcomm.run"
@@ -76,6 +76,12 @@ def write(path, schema_version=1, with_format=True):
         factor_pa[:, :, 1] = [0.5, 0.5]
         t["cic/p_action"] = factor_pa
 
+        # A population's cross-play matrices (/matrices, schema 2): [N=2, 2, 2] float32, NaN = not
+        # evaluated; analyze prints the last one (step 20) with its diagonal and off-diagonal means.
+        x = f.create_group("matrices/crossplay:val")
+        x["step"] = np.array([10, 20], dtype=np.int64)
+        x["value"] = np.array([[[0.5, 0.25], [NAN, 0.75]], [[1.0, 0.5], [0.25, 0.875]]], dtype=np.float32)
+
         # A metric series written by another tool: contiguous (not extendable), int32 steps.
         m = f.create_group("metrics/val/entropy")
         m["step"] = np.array([5], dtype=np.int32)
@@ -86,7 +92,7 @@ def main(argv):
     if not argv:
         print(__doc__)
         return 2
-    version, with_format = 1, True
+    version, with_format = 2, True
     args = argv[1:]
     while args:
         a = args.pop(0)

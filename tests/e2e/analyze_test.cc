@@ -383,6 +383,10 @@ TEST_CASE("analyze: writes metrics back into an h5py file once per step", "[e2e]
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.output, Contains("written to /metrics"));
+    // The cross-play matrix of the last step, speakers down, listeners across.
+    CHECK_THAT(r.output, Contains("crossplay/val at step 20: [2, 2]"));
+    CHECK_THAT(r.output, Contains("diagonal mean 0.9375 (2), off-diagonal mean 0.3750 (2 evaluated)"));
+    CHECK_THAT(r.output, Contains("  s0     1.000  0.500\n  s1     0.250  0.875\n"));
   }
   RunReader reader(run);
   CHECK(reader.validate().empty());
@@ -408,7 +412,7 @@ TEST_CASE("analyze: bad files and arguments exit 2 naming the problem", "[e2e][a
   fs::copy_file(good, truncated);
   fs::resize_file(truncated, fs::file_size(truncated) / 2);
   const std::string not_run = python_run(dir, "notrun.h5", "--no-format");
-  const std::string schema2 = python_run(dir, "schema2.h5", "--schema-version 2");
+  const std::string schema1 = python_run(dir, "schema1.h5", "--schema-version 1");
   struct Case {
     std::string args, expect;
   };
@@ -417,7 +421,7 @@ TEST_CASE("analyze: bad files and arguments exit 2 naming the problem", "[e2e][a
       {"'" + text + "'", "is not an HDF5 file"},
       {"'" + truncated + "'", "cannot be opened (truncated or corrupt?)"},
       {"'" + not_run + "'", "has no format attribute 'emcomm.run'"},
-      {"'" + schema2 + "'", "has schema_version 2, this emcomm reads 1"},
+      {"'" + schema1 + "'", "has schema_version 1, this emcomm reads 2"},
       {"'" + good + "' --split nope", "has no interaction split 'nope'; its splits are: train, val"},
       {"'" + good + "' --frobnicate", "unknown option '--frobnicate'"},
       {"'" + good + "' --split val --step 999999", "no rows at step 999999 in split 'val'; its steps there are: 10, 20"},

@@ -45,7 +45,7 @@ TEST_CASE("cli: a short Lewis self-play run beats chance clearly and writes a va
 
   RunReader reader(dir / "run/run.h5");
   CHECK(reader.validate().empty());
-  CHECK(reader.schema_version() == 1);
+  CHECK(reader.schema_version() == 2);
   CHECK(reader.attribute("format") == "emcomm.run");
   CHECK(reader.config().at("env.attributes") == "6");
   CHECK(reader.config().at("agents.vocab_size") == "60");

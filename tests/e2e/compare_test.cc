@@ -119,16 +119,16 @@ TEST_CASE("population run: P = 4 with uniform pairing end to end, cross-play mat
   REQUIRE(r.exit_code == 0);
   RunReader reader(dir / "pop/run.h5");
   CHECK(reader.validate().empty());
-  auto names = reader.scalar_names();
-  for (int s = 0; s < 4; ++s)
-    for (int l = 0; l < 4; ++l) {
-      const std::string name = "crossplay/val/s" + std::to_string(s) + "_l" + std::to_string(l);
-      REQUIRE(std::find(names.begin(), names.end(), name) != names.end());
-      auto series = reader.scalar(name);
-      CHECK(series.step == std::vector<int64_t>{20, 40});
-      CHECK(series.value.back() >= 0.0);
-      CHECK(series.value.back() <= 1.0);
+  // One [P, P] array per evaluation (P - 1 = 3 <= eval.crossplay_partners: every pair), no P^2 scalars.
+  const MatrixSeries cross = reader.matrix("crossplay/val");
+  CHECK(cross.step == std::vector<int64_t>{20, 40});
+  REQUIRE((cross.rows == 4 && cross.cols == 4));
+  for (size_t point = 0; point < 2; ++point)
+    for (int i = 0; i < 16; ++i) {
+      CHECK(cross.at(point)[i] >= 0.0f);
+      CHECK(cross.at(point)[i] <= 1.0f);
     }
+  for (const auto& name : reader.scalar_names()) CHECK(name.rfind("crossplay/", 0) != 0);
   CHECK(reader.interaction_rows("val") == 2 * 4 * 4);  // 2 evaluations x 4 members x eval.log_rows
   auto summary = test::read_text(dir / "pop/summary.json");
   CHECK_THAT(summary, Catch::Contains("\"crossplay_mean/val\""));
