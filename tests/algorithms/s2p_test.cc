@@ -287,8 +287,15 @@ TEST_CASE("s2p cross-play: the [P, P] array holds the documented sample of objec
   test::TempDir dir;
   // 3 x 6 objects: the val split has 21 of them, all in its eval set (eval.size = 64).
   Setup s({"--population.size=6", "--s2p.schedule=selfplay", "--eval.crossplay_size=10",
-           "--eval.crossplay_partners=2", "--env.values=6", "--agents.vocab_size=18"});
-  for (int64_t t = 1; t <= 30; ++t) s.algo->train_step(t);
+           "--eval.crossplay_partners=2", "--env.values=6", "--agents.vocab_size=18",
+           "--s2p.schedule=supervised", "--train.lr=0.01"});
+  for (int64_t t = 1; t <= 60; ++t) s.algo->train_step(t);
+  {
+    // Every member speaks the human language, except speaker 1, silenced: its row is ~0 while
+    // its listener's column stays high, so a transposed matrix cannot pass.
+    torch::NoGradGuard no_grad;
+    for (auto& p : s.algo->speaker()->parameters()) p[1].zero_();
+  }
   // The sample: objects i * 21 / 10 of the val eval set.
   Rng eval_rng = Rng(1).derive("algorithm").derive("eval");
   SignalBatch val;
@@ -320,6 +327,13 @@ TEST_CASE("s2p cross-play: the [P, P] array holds the documented sample of objec
       CHECK(v == Approx(pair_accuracy(*s.algo, *s.game, sample, i, j, ch)).margin(1e-6));
     }
   CHECK(evaluated == 6 * 3);  // the diagonal and 2 other speakers per listener
+  double row1 = 0, col1 = 0;
+  for (int64_t k = 0; k < 6; ++k) {
+    if (!std::isnan(cross.at(0)[6 + k]) && k != 1) row1 = std::max<double>(row1, cross.at(0)[6 + k]);
+    if (!std::isnan(cross.at(0)[k * 6 + 1]) && k != 1) col1 = std::max<double>(col1, cross.at(0)[k * 6 + 1]);
+  }
+  CHECK(row1 < 0.2);  // the silenced speaker with any listener
+  CHECK(col1 > 0.4);  // listener 1 with the others' speakers (0.5 here)
   for (int64_t p = 0; p < 6; ++p) CHECK((per_row[p] == 3 && per_col[p] == 3));
   // The diagonal is each member's own accuracy on the sample; sp_acc_member is on the whole set.
   for (int64_t p = 0; p < 6; ++p)
