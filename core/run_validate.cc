@@ -36,9 +36,10 @@ std::string type_name(const H5::DataSet& ds) {
   }
 }
 
-// step/value series under `g` (a /scalars or /metrics/<split> group).
-void validate_series_group(const H5::Group& g, const std::string& where,
-                           std::vector<std::string>& problems) {
+// step/value series under `g`: a /scalars or /metrics/<split> group (value [N], value_rank 1),
+// or /matrices (value [N, rows, cols], value_rank 3).
+void validate_series_group(const H5::Group& g, const std::string& where, std::vector<std::string>& problems,
+                           size_t value_rank = 1) {
   for (const auto& name : children(g)) {
     const std::string path = where + "/" + name;
     if (g.childObjType(name) != H5O_TYPE_GROUP) {
@@ -53,13 +54,17 @@ void validate_series_group(const H5::Group& g, const std::string& where,
       continue;
     }
     const H5::DataSet step = s.openDataSet("step"), value = s.openDataSet("value");
-    if (dims_of(step) != dims_of(value))
-      problems.push_back(path + ": step and value differ in length");
-    if (dims_of(step).size() != 1) problems.push_back(path + "/step is not rank 1");
-    if (!type_matches(step, H5T_INTEGER))
-      problems.push_back(path + "/step has dtype " + type_name(step));
-    if (!type_matches(value, H5T_FLOAT))
-      problems.push_back(path + "/value has dtype " + type_name(value));
+    const auto sd = dims_of(step), vd = dims_of(value);
+    if (value_rank == 1) {
+      if (sd != vd) problems.push_back(path + ": step and value differ in length");
+      if (sd.size() != 1) problems.push_back(path + "/step is not rank 1");
+    } else {
+      if (sd.size() != 1) problems.push_back(path + "/step is not rank 1");
+      if (vd.size() != value_rank) problems.push_back(path + "/value is not rank 3 [N, rows, cols]");
+      if (sd.size() == 1 && !vd.empty() && sd[0] != vd[0]) problems.push_back(path + ": step and value differ in length");
+    }
+    if (!type_matches(step, H5T_INTEGER)) problems.push_back(path + "/step has dtype " + type_name(step));
+    if (!type_matches(value, H5T_FLOAT)) problems.push_back(path + "/value has dtype " + type_name(value));
   }
 }
 
@@ -168,31 +173,6 @@ void validate_split(const H5::Group& g, const std::string& where,
   if (g.nameExists("cic")) validate_cic(g, where, rows.value_or(0), problems);
 }
 
-// /matrices/<name>: exactly step (integer [N]) and value (float [N, rows, cols]).
-void validate_matrix_group(const H5::Group& g, std::vector<std::string>& problems) {
-  for (const auto& name : children(g)) {
-    const std::string path = "/matrices/" + name;
-    if (g.childObjType(name) != H5O_TYPE_GROUP) {
-      problems.push_back(path + " is not a group holding step and value");
-      continue;
-    }
-    const H5::Group s = g.openGroup(name);
-    const auto kids = children(s);
-    if (std::set<std::string>(kids.begin(), kids.end()) != std::set<std::string>{"step", "value"} ||
-        !has_dataset(s, "step") || !has_dataset(s, "value")) {
-      problems.push_back(path + " must hold exactly step and value");
-      continue;
-    }
-    const H5::DataSet step = s.openDataSet("step"), value = s.openDataSet("value");
-    const auto sd = dims_of(step), vd = dims_of(value);
-    if (sd.size() != 1) problems.push_back(path + "/step is not rank 1");
-    if (vd.size() != 3) problems.push_back(path + "/value is not rank 3 [N, rows, cols]");
-    if (sd.size() == 1 && !vd.empty() && sd[0] != vd[0]) problems.push_back(path + ": step and value differ in length");
-    if (!type_matches(step, H5T_INTEGER)) problems.push_back(path + "/step has dtype " + type_name(step));
-    if (!type_matches(value, H5T_FLOAT)) problems.push_back(path + "/value has dtype " + type_name(value));
-  }
-}
-
 }  // namespace
 
 std::vector<std::string> validate_run_file(const H5::H5File& file) {
@@ -229,7 +209,8 @@ std::vector<std::string> validate_run_file(const H5::H5File& file) {
       validate_series_group(file.openGroup("/scalars"), "/scalars", problems);
   });
   section("/matrices", [&] {
-    if (has_group(file.openGroup("/"), "matrices")) validate_matrix_group(file.openGroup("/matrices"), problems);
+    if (has_group(file.openGroup("/"), "matrices"))
+      validate_series_group(file.openGroup("/matrices"), "/matrices", problems, /*value_rank=*/3);
   });
   section("/metrics", [&] {
     if (!has_group(file.openGroup("/"), "metrics")) return;
