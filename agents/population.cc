@@ -36,6 +36,54 @@ void init_stacked_layers(torch::nn::Module& module, at::Generator& gen) {
     if (auto* lin = dynamic_cast<StackedLinearImpl*>(m.get())) lin->reset(gen);
 }
 
+// Linear members (agents.activation=none) are one affine map each: x W1 W2 + (b1 W2 + b2).
+// Multiplying the weights first costs in x hidden x out once per call plus rows x out per
+// example (rows: the multiply-adds of one input row: in for dense inputs, L for gathered
+// symbols), instead of rows x hidden + hidden x out per example: cheaper from a few dozen
+// examples on for the reference Lewis agents (60 -> 500 -> 360). The same function and
+// gradients up to float rounding; collapse_pays decides per call from the batch size.
+static bool collapse_pays(int64_t batch, int64_t rows, int64_t in, int64_t hidden, int64_t out) {
+  return double(in) * hidden * out + double(batch) * rows * out < double(batch) * (double(rows) * hidden + double(hidden) * out);
+}
+
+// The collapsed map of two stacked linear layers: weight [P, in, out] and bias [P, 1, out].
+// Without gradients (evaluation) the product is kept until a parameter changes (the tensors'
+// version counters, which optimiser steps and copies advance).
+static std::pair<torch::Tensor, torch::Tensor> collapsed(const StackedLinearImpl& a, const StackedLinearImpl& b,
+                                                         CollapseCache& cache) {
+  if (torch::GradMode::is_enabled()) return {torch::bmm(a.weight, b.weight), torch::baddbmm(b.bias, a.bias, b.weight)};
+  const std::vector<int64_t> key = {int64_t(reinterpret_cast<intptr_t>(a.weight.data_ptr())),
+                                    int64_t(reinterpret_cast<intptr_t>(b.weight.data_ptr())),
+                                    int64_t(a.weight._version()), int64_t(a.bias._version()),
+                                    int64_t(b.weight._version()), int64_t(b.bias._version())};
+  if (cache.key != key) {
+    cache.weight = torch::bmm(a.weight, b.weight);
+    cache.bias = torch::baddbmm(b.bias, a.bias, b.weight);
+    cache.key = key;
+  }
+  return {cache.weight, cache.bias};
+}
+
+// The column of each one when every row of x [B, D] holds the same number k of ones and zeros
+// elsewhere (the Lewis game's concatenated one-hots): [B, k] int64; else undefined. A layer on
+// such rows is a sum of k weight rows, gathered instead of multiplied.
+static torch::Tensor binary_rows(const torch::Tensor& x) {
+  if (x.dim() != 2 || x.size(0) == 0 || x.scalar_type() != torch::kFloat32) return {};
+  auto nz = x.ne(0);
+  auto counts = nz.sum(1);
+  const int64_t k = counts[0].item<int64_t>();
+  if (k == 0 || !counts.eq(k).all().item<bool>() || !x.masked_select(nz).eq(1).all().item<bool>()) return {};
+  return nz.nonzero().select(1, 1).reshape({x.size(0), k});
+}
+
+// Member p's rows idx[b, :] of table [P, rows, cols], summed: [P, B, cols].
+static torch::Tensor gather_rows(const torch::Tensor& table, const torch::Tensor& idx) {
+  const int64_t P = table.size(0), R = table.size(1), C = table.size(2), B = idx.size(0), k = idx.size(1);
+  auto flat = (idx.unsqueeze(0) + (torch::arange(P, torch::kInt64) * R).view({P, 1, 1})).reshape({-1});
+  auto offsets = torch::arange(0, P * B * k, k, torch::kInt64);
+  return std::get<0>(torch::embedding_bag(table.reshape({P * R, C}), flat, offsets, false, 0)).view({P, B, C});
+}
+
 PopSpeakerImpl::PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidden, ChannelSpec channel,
                                Activation act)
     : members_(members), channel_(channel), act_(act) {
@@ -45,6 +93,16 @@ PopSpeakerImpl::PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidde
 
 torch::Tensor PopSpeakerImpl::forward(const torch::Tensor& input) {
   EMCOMM_CHECK(input.dim() == 3 && input.size(0) == members_, "speaker input must be [P, B, D]");
+  const int64_t B = input.size(1), in = input.size(2), H = l1_->weight.size(2), out = l2_->weight.size(2);
+  // Inputs shared by the members (an expanded [B, D]) of one-hot blocks are gathered.
+  const torch::Tensor ones = input.stride(0) == 0 ? binary_rows(input[0]) : torch::Tensor();
+  const int64_t rows = ones.defined() ? ones.size(1) : in;
+  auto shape = std::vector<int64_t>{members_, B, channel_.max_len, channel_.vocab_size};
+  if (act_ == Activation::None && collapse_pays(B, rows, in, H, out)) {
+    auto [w, b] = collapsed(*l1_, *l2_, cache_);
+    return (ones.defined() ? gather_rows(w, ones) + b : torch::baddbmm(b, input, w)).view(shape);
+  }
+  if (ones.defined()) return l2_(activate(gather_rows(l1_->weight, ones) + l1_->bias, act_)).view(shape);
   return l2_(activate(l1_(input), act_)).view({members_, input.size(1), channel_.max_len, channel_.vocab_size});
 }
 
@@ -93,6 +151,11 @@ PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t h
 torch::Tensor PopListenerImpl::forward(const torch::Tensor& onehots, const torch::Tensor& candidates) {
   EMCOMM_CHECK(onehots.dim() == 4 && onehots.size(0) == members_, "listener input must be [P, B, L, V]");
   const int64_t P = members_, B = onehots.size(1);
+  const int64_t in = l1_->weight.size(1), H = l1_->weight.size(2), out = l2_->weight.size(2);
+  if (act_ == Activation::None && task_.kind == ReceiverSpec::Kind::Reconstruct && collapse_pays(B, in, in, H, out)) {
+    auto [w, b] = collapsed(*l1_, *l2_, cache_);
+    return torch::baddbmm(b, onehots.reshape({P, B, -1}), w).view({P, B, task_.attributes, task_.values});
+  }
   return head(l1_(onehots.reshape({P, B, -1})), candidates);
 }
 
@@ -115,6 +178,12 @@ torch::Tensor PopListenerImpl::forward_symbols(const torch::Tensor& symbols, con
   auto offset = (torch::arange(P, torch::kInt64) * in).view({P, 1, 1}) + (torch::arange(L, torch::kInt64) * V).view({1, 1, L});
   auto idx = (symbols.to(torch::kInt64) + offset).reshape({-1});
   auto offsets = torch::arange(0, P * B * L, L, torch::kInt64);
+  const int64_t out = l2_->weight.size(2);
+  if (act_ == Activation::None && task_.kind == ReceiverSpec::Kind::Reconstruct && collapse_pays(B, L, in, H, out)) {
+    auto [w, b] = collapsed(*l1_, *l2_, cache_);  // gather rows of the collapsed map instead
+    auto bag = std::get<0>(torch::embedding_bag(w.reshape({P * in, out}), idx, offsets, false, 0));
+    return (bag.view({P, B, out}) + b).view({P, B, task_.attributes, task_.values});
+  }
   auto bag = std::get<0>(torch::embedding_bag(l1_->weight.reshape({P * in, H}), idx, offsets, /*scale_grad_by_freq=*/false,
                                               /*mode=sum*/ 0));
   return head(bag.view({P, B, H}) + l1_->bias, candidates);

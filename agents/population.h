@@ -28,6 +28,12 @@ class StackedLinearImpl : public torch::nn::Module {
 };
 TORCH_MODULE(StackedLinear);
 
+// The collapsed weights of a linear member pair kept between evaluation calls (population.cc).
+struct CollapseCache {
+  std::vector<int64_t> key;
+  torch::Tensor weight, bias;
+};
+
 class PopSpeakerImpl : public SpeakerPopulationImpl {
  public:
   PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidden, ChannelSpec channel, Activation act);
@@ -42,6 +48,7 @@ class PopSpeakerImpl : public SpeakerPopulationImpl {
  private:
   int64_t members_;
   StackedLinear l1_{nullptr}, l2_{nullptr};
+  CollapseCache cache_;
   ChannelSpec channel_;
   Activation act_;
 };
@@ -68,6 +75,7 @@ class PopListenerImpl : public ListenerPopulationImpl {
   torch::Tensor head(const torch::Tensor& h1, const torch::Tensor& candidates);  // after the first layer
   int64_t members_;
   StackedLinear l1_{nullptr}, l2_{nullptr}, cand_{nullptr};
+  CollapseCache cache_;
   ReceiverSpec task_;
   Activation act_;
 };

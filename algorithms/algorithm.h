@@ -36,6 +36,9 @@ class Algorithm {
   // True when the algorithm's own schedule has ended before train.steps (early stop): the
   // Trainer evaluates at this step and stops.
   virtual bool finished(int64_t step) const { return false; }
+  // True when the algorithm wants an evaluation after this step besides those every
+  // train.eval_every steps (e.g. S2P at the end of every round with s2p.eval_each_round).
+  virtual bool wants_evaluation(int64_t step) const { return false; }
   // The figures reported as the run's result (summary.json "final"), given the last
   // evaluation's. An algorithm that selects a model (e.g. on seed-validation data) returns
   // the selected model's figures and leaves that model's parameters in place.

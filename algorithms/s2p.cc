@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <optional>
+#include <tuple>
 
 #include "algorithms/selfplay.h"
 #include "algorithms/signal_log.h"
@@ -37,11 +38,65 @@ Schedule parse_schedule(const std::string& name) {
 }
 
 S2PSchedule::S2PSchedule(const ScheduleOptions& opt, Rng rng)
-    : opt_(opt), rng_(rng), pretrain_(opt.listener_pretrain + opt.speaker_pretrain) {
+    : opt_(opt), rng_(rng), pretrain_(opt.joint_pretrain + opt.listener_pretrain + opt.speaker_pretrain) {
   if (has_pretraining(opt.schedule) && opt.total_steps <= pretrain_)
     throw UserError("train.steps=" + std::to_string(opt.total_steps) + " leaves no step after the " +
-                    std::to_string(pretrain_) + " supervised pretraining steps (s2p.listener_pretrain + " +
-                    "s2p.speaker_pretrain) of schedule " + kScheduleNames[int(opt.schedule)]);
+                    std::to_string(pretrain_) + " supervised pretraining steps (s2p.joint_pretrain + " +
+                    "s2p.listener_pretrain + s2p.speaker_pretrain) of schedule " + kScheduleNames[int(opt.schedule)]);
+  std::vector<Phase> pre;
+  if (opt.joint_pretrain > 0) pre.push_back({PhaseKind::Joint, opt.joint_pretrain});
+  if (opt.listener_pretrain > 0) pre.push_back({PhaseKind::ListenerPre, opt.listener_pretrain});
+  if (opt.speaker_pretrain > 0) pre.push_back({PhaseKind::SpeakerPre, opt.speaker_pretrain});
+  switch (opt.schedule) {
+    case Schedule::SelfPlay: head_ = {{PhaseKind::SelfPlay, -1}}; break;
+    case Schedule::Supervised: head_ = {{PhaseKind::Joint, -1}}; break;
+    case Schedule::Rand: head_ = {{PhaseKind::Rand, -1}}; break;
+    case Schedule::Sp2Sup:
+      head_ = {{PhaseKind::SelfPlay, opt.total_steps - pretrain_}};
+      head_.insert(head_.end(), pre.begin(), pre.end());
+      break;
+    case Schedule::Sup2Sp:
+      head_ = pre;
+      head_.push_back({PhaseKind::SelfPlay, -1});
+      break;
+    default: head_ = pre; break;  // the sched family: the rounds follow
+  }
+  last_ = head_.empty() ? phase(0) : head_.front();
+}
+
+Phase S2PSchedule::phase(int64_t index) const {
+  if (index < int64_t(head_.size())) return head_[size_t(index)];
+  if (!is_sched(opt_.schedule)) return {};
+  const int64_t r = (index - int64_t(head_.size())) / 2;
+  if (opt_.rounds > 0 && r >= opt_.rounds) return {};
+  if ((index - int64_t(head_.size())) % 2 == 0) return {PhaseKind::SelfPlay, opt_.sp_steps, r};
+  return {PhaseKind::Supervised, opt_.sup_steps, r};
+}
+
+void S2PSchedule::advance() {
+  const Phase p = phase(phase_);
+  if (p.kind == PhaseKind::None) return;
+  if (p.length >= 0 && ++pos_ >= p.length) end_phase();
+}
+
+void S2PSchedule::end_phase() {
+  if (phase(phase_).kind == PhaseKind::None) return;
+  ++phase_;
+  pos_ = 0;
+}
+
+void S2PSchedule::set_cursor(const std::vector<int64_t>& c) {
+  if (c.size() != 3 || c[0] < 0 || c[1] < 0)
+    throw std::runtime_error("checkpoint entry 'schedule_cursor' is not a schedule position");
+  phase_ = c[0];
+  pos_ = c[1];
+  stopped_ = c[2] != 0;
+}
+
+void S2PSchedule::seek(int64_t steps) {
+  phase_ = pos_ = 0;
+  stopped_ = false;
+  for (int64_t i = 0; i < steps; ++i) advance();
 }
 
 int64_t S2PSchedule::last_step() const {
@@ -50,53 +105,30 @@ int64_t S2PSchedule::last_step() const {
   return opt_.total_steps;
 }
 
-StepPlan S2PSchedule::plan(int64_t step) {
+StepPlan S2PSchedule::plan(int64_t /*step*/) {
   StepPlan p;
+  last_ = stopped_ ? Phase{} : phase(phase_);
   const Schedule s = opt_.schedule;
-  auto supervised_both = [&] { p.sup_speaker = p.sup_listener = true; };
-  switch (s) {
-    case Schedule::SelfPlay:
-      p.selfplay = true;
-      return p;
-    case Schedule::Supervised:
-      supervised_both();
-      return p;
-    case Schedule::Rand:
-      if (uniform01(rng_) < opt_.sup_prob) supervised_both();
+  switch (last_.kind) {
+    case PhaseKind::None: return p;  // past the end: no update
+    case PhaseKind::Joint: p.sup_speaker = p.sup_listener = true; break;
+    case PhaseKind::ListenerPre: p.sup_listener = true; break;
+    case PhaseKind::SpeakerPre: p.sup_speaker = true; break;
+    case PhaseKind::Rand:
+      if (uniform01(rng_) < opt_.sup_prob) p.sup_speaker = p.sup_listener = true;
       else p.selfplay = true;
-      return p;
-    case Schedule::Sp2Sup: {
-      const int64_t sp_phase = opt_.total_steps - pretrain_;
-      if (step <= sp_phase) p.selfplay = true;
-      else if (step <= sp_phase + opt_.listener_pretrain) p.sup_listener = true;
-      else p.sup_speaker = true;
-      return p;
-    }
-    default:
+      break;
+    case PhaseKind::SelfPlay:
+      p.selfplay = true;
+      if (last_.round >= 0 && s == Schedule::SchedFrz) p.speaker_frozen = true;
+      if (last_.round >= 0 && s == Schedule::SchedRandFrz) p.speaker_frozen = uniform01(rng_) < opt_.freeze_prob;
+      break;
+    case PhaseKind::Supervised:
+      p.sup_listener = true;
+      p.sup_speaker = s != Schedule::SchedFrz;
       break;
   }
-  // sup2sp and the sched family start with listener, then speaker pretraining.
-  if (step <= opt_.listener_pretrain) {
-    p.sup_listener = true;
-    return p;
-  }
-  if (step <= pretrain_) {
-    p.sup_speaker = true;
-    return p;
-  }
-  if (s == Schedule::Sup2Sp) {
-    p.selfplay = true;
-    return p;
-  }
-  const int64_t pos = (step - pretrain_ - 1) % (opt_.sp_steps + opt_.sup_steps);
-  if (pos < opt_.sp_steps) {
-    p.selfplay = true;
-    if (s == Schedule::SchedFrz) p.speaker_frozen = true;
-    if (s == Schedule::SchedRandFrz) p.speaker_frozen = uniform01(rng_) < opt_.freeze_prob;
-  } else {
-    p.sup_listener = true;
-    p.sup_speaker = s != Schedule::SchedFrz;
-  }
+  advance();
   return p;
 }
 
@@ -107,6 +139,10 @@ OptionSet S2P::option_set() {
       .add_choice("s2p.schedule", "sched", kScheduleNames, "which update each step makes (docs: S2P schedules)")
       .add_int("s2p.seed_size", 1000, "human-labelled objects: the first ones of the train split", 2, int64_t(1) << 40)
       .add_float("s2p.seed_val_fraction", 0.1, "share of the seed set held out for model selection", 0.0, 0.9)
+      .add_int("s2p.joint_pretrain", 0,
+               "supervised steps of speaker and listener together before the listener's (the reference Lewis game's "
+               "init_supervised_iters)",
+               0, int64_t(1) << 40)
       .add_int("s2p.listener_pretrain", 500, "supervised listener steps before self-play", 0, int64_t(1) << 40)
       .add_int("s2p.speaker_pretrain", 500, "supervised speaker steps after the listener's", 0, int64_t(1) << 40)
       .add_int("s2p.sp_steps", 20, "sched*: self-play steps per round (l)", 1, int64_t(1) << 40)
@@ -114,6 +150,16 @@ OptionSet S2P::option_set() {
       .add_int("s2p.rounds", 0, "sched*: stop after this many rounds (0: rounds until train.steps)", 0, int64_t(1) << 40)
       .add_float("s2p.freeze_prob", 0.5, "sched_rand_frz: probability the speaker is frozen in a self-play step", 0.0, 1.0)
       .add_float("s2p.sup_prob", 0.75, "rand: probability a step is supervised", 0.0, 1.0)
+      .add_float("s2p.phase_stop", 0.0,
+                 "end a pretraining, self-play or supervised phase early once its accuracy passes this, and the run "
+                 "once a round passes it (the reference's max_val_acc; 0: never)",
+                 0.0, 1.0)
+      .add_choice("s2p.selfplay_data", "train", {"train", "after_seed"},
+                  "self-play objects: the whole train split, or only those after the seed set (the reference)")
+      .add_choice("s2p.probes", "spread", {"spread", "first"},
+                  "evaluation sets: eval.size objects spread over each split, or its first eval.size objects (the "
+                  "reference's human probes; the train probe is then the start of the seed set)")
+      .add_bool("s2p.eval_each_round", false, "sched*: also evaluate after the last step of every round")
       .add_choice("s2p.select", "seed_val", {"seed_val", "last"},
                   "returned model: best sp_acc + listener_human_acc on seed-validation, or the last")
       .add_int("population.size", 1, "speaker-listener pairs (P)", 1, 1024)
@@ -140,6 +186,7 @@ S2P::Options S2P::Options::from(const Config& cfg) {
   Options o;
   o.read(cfg);  // agents.*, train.batch_size/lr, eval.*, metrics.cic_*
   o.schedule.schedule = parse_schedule(cfg.get_string("s2p.schedule"));
+  o.schedule.joint_pretrain = cfg.get_int("s2p.joint_pretrain");
   o.schedule.listener_pretrain = cfg.get_int("s2p.listener_pretrain");
   o.schedule.speaker_pretrain = cfg.get_int("s2p.speaker_pretrain");
   o.schedule.sp_steps = cfg.get_int("s2p.sp_steps");
@@ -158,6 +205,10 @@ S2P::Options S2P::Options::from(const Config& cfg) {
   o.speaker_loss_sum = cfg.get_string("s2p.speaker_loss") == "sum";
   o.crossplay_size = cfg.get_int("eval.crossplay_size");
   o.crossplay_partners = cfg.get_int("eval.crossplay_partners");
+  o.phase_stop = cfg.get_float("s2p.phase_stop");
+  o.selfplay_after_seed = cfg.get_string("s2p.selfplay_data") == "after_seed";
+  o.probes_first = cfg.get_string("s2p.probes") == "first";
+  o.eval_each_round = cfg.get_bool("s2p.eval_each_round");
   if (o.imitate_every > 0 && o.population < 2)
     throw UserError("population.imitate_every=" + std::to_string(o.imitate_every) +
                     " needs population.size of at least 2");
@@ -209,9 +260,18 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
   listener_ = agents.listener;
   speaker_opt_ = std::make_unique<torch::optim::Adam>(speaker_->parameters(), torch::optim::AdamOptions(opt.lr));
   listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), torch::optim::AdamOptions(opt.lr));
+  if (opt.selfplay_after_seed && opt.seed_size >= n_train_split)
+    throw UserError("s2p.selfplay_data=after_seed leaves no train object for self-play: s2p.seed_size=" +
+                    std::to_string(opt.seed_size) + " and the train split has " + std::to_string(n_train_split));
   Rng eval_rng = rng.derive("eval");
-  for (Split s : kAllSplits) eval_sets_.push_back(game_->eval_set(s, opt.eval_size, eval_rng));
+  for (Split s : kAllSplits) {
+    const int64_t n = game_->split_size(s);
+    const int64_t size = (opt.eval_size == 0 || opt.eval_size > n) ? n : opt.eval_size;
+    eval_sets_.push_back(opt.probes_first ? game_->slice(s, 0, size, eval_rng)
+                                          : game_->eval_set(s, opt.eval_size, eval_rng));
+  }
   crossplay_rng_ = rng.derive("crossplay");
+  stop_rng_ = rng.derive("phase_stop");
 }
 
 torch::Tensor S2P::human_channel_messages(const SignalBatch& batch) const {
@@ -260,7 +320,8 @@ double S2P::selfplay_update(bool speaker_frozen) {
   speaker_->train();
   listener_->train();
   const int64_t P = opt_.population, B = opt_.batch_size;
-  SignalBatch batch = game_->sample(Split::Train, B, data_rng_);
+  SignalBatch batch = opt_.selfplay_after_seed ? game_->sample_from(Split::Train, opt_.seed_size, B, data_rng_)
+                                               : game_->sample(Split::Train, B, data_rng_);
   ChannelOutput msg;
   {
     std::optional<torch::NoGradGuard> frozen;  // a frozen speaker's messages carry no gradient
@@ -353,6 +414,10 @@ void S2P::imitation_update() {
 }
 
 Metrics S2P::train_step(int64_t step) {
+  if (!cursor_synced_) {  // resumed from a checkpoint written before the cursor was saved
+    schedule_.seek(step - 1);
+    cursor_synced_ = true;
+  }
   StepPlan plan = schedule_.plan(step);
   last_plan_ = plan;
   Metrics m;
@@ -369,13 +434,73 @@ Metrics S2P::train_step(int64_t step) {
       --imitate_left_;
     }
   }
+  check_phase_stop(m);
   return m;
+}
+
+// The reference loop's early ends (or_game/train.py, docs/s2p.md "Reference Lewis setting"),
+// on population means after the step's update: a supervised phase (pretraining or a round's)
+// ends once the speaker's exact match and the listener's accuracy on the human messages of
+// the seed-train set pass s2p.phase_stop (a listener- or speaker-only pretraining phase: its
+// own figure); a round's self-play phase ends once self-play accuracy on a fresh val batch of
+// train.batch_size objects passes it; the run ends after a round whose self-play phase left
+// both seed-train figures above it and whose supervised phase left the val batch above it.
+void S2P::check_phase_stop(Metrics& m) {
+  const Phase done = schedule_.last_phase();
+  auto in_phase = [&](const Phase& p) { return p.kind == done.kind && p.round == done.round; };
+  auto ends_round = [&] {
+    return done.round >= 0 && done.kind == PhaseKind::Supervised && schedule_.next_phase().round != done.round;
+  };
+  round_ended_ = ends_round();
+  if (opt_.phase_stop <= 0 || done.kind == PhaseKind::None || done.length < 0) return;
+  const double thr = opt_.phase_stop;
+  auto seed_accs = [&] {
+    SetPlay r = play_set(seed_train_, 0, /*human=*/true);
+    m["stop/seed_speaker_acc"] = r.speaker_match;
+    m["stop/seed_listener_acc"] = r.listener_human;
+    return std::make_pair(r.speaker_match, r.listener_human);
+  };
+  auto val_acc = [&] {
+    const int64_t n = game_->split_size(Split::Val);
+    const int64_t first = opt_.probes_first ? eval_sets_[static_cast<int>(Split::Val)].size() : 0;
+    SignalBatch b = game_->sample_from(Split::Val, first < n ? first : 0, opt_.batch_size, stop_rng_);
+    const double acc = play_set(b, 0, /*human=*/false).member_acc.mean().item<double>();
+    m["stop/val_sp_acc"] = acc;
+    return acc;
+  };
+  const bool more = in_phase(schedule_.next_phase());  // the phase has steps left
+  switch (done.kind) {
+    case PhaseKind::Joint:
+    case PhaseKind::Supervised: {
+      auto [spk, lis] = seed_accs();
+      if (more && spk > thr && lis > thr) schedule_.end_phase();
+      round_ended_ = ends_round();
+      if (round_ended_ && after_sp_speaker_ > thr && after_sp_listener_ > thr && val_acc() > thr) schedule_.stop();
+      return;
+    }
+    case PhaseKind::ListenerPre:
+    case PhaseKind::SpeakerPre: {
+      auto [spk, lis] = seed_accs();
+      if (more && (done.kind == PhaseKind::ListenerPre ? lis : spk) > thr) schedule_.end_phase();
+      return;
+    }
+    case PhaseKind::SelfPlay: {
+      if (done.round < 0) return;  // sup2sp / sp2sup: no round
+      if (more && val_acc() > thr) schedule_.end_phase();
+      if (!in_phase(schedule_.next_phase())) std::tie(after_sp_speaker_, after_sp_listener_) = seed_accs();
+      return;
+    }
+    default: return;
+  }
 }
 
 // The pair state as in selfplay, plus the schedule, pairing, imitation and model selection.
 void S2P::save_state(state::Out& ar) {
   pair_state().save(ar);
   state::put(ar, "schedule_rng", schedule_.rng());
+  state::put(ar, "schedule_cursor", std::vector<torch::Tensor>{torch::tensor(schedule_.cursor(), torch::kInt64)});
+  state::put(ar, "after_sp_accs", std::vector<torch::Tensor>{torch::tensor({after_sp_speaker_, after_sp_listener_}, torch::kFloat64)});
+  state::put(ar, "stop_rng", stop_rng_);
   state::put(ar, "pair_rng", pair_rng_);
   state::put(ar, "imitate_left", imitate_left_);
   state::put(ar, "imitate_best", imitate_best_);
@@ -387,6 +512,17 @@ void S2P::save_state(state::Out& ar) {
 void S2P::load_state(state::In& ar) {
   pair_state().load(ar);
   state::get(ar, "schedule_rng", schedule_.rng());
+  torch::serialize::InputArchive probe;
+  if (ar.try_read("schedule_cursor", probe)) {
+    auto c = state::get_tensors(ar, "schedule_cursor").at(0);
+    schedule_.set_cursor(std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel()));
+    auto a = state::get_tensors(ar, "after_sp_accs").at(0);
+    after_sp_speaker_ = a[0].item<double>();
+    after_sp_listener_ = a[1].item<double>();
+    state::get(ar, "stop_rng", stop_rng_);
+  } else {
+    cursor_synced_ = false;  // an older checkpoint: the cursor follows from the step
+  }
   state::get(ar, "pair_rng", pair_rng_);
   imitate_left_ = state::get_int(ar, "imitate_left");
   imitate_best_ = state::get_int(ar, "imitate_best");

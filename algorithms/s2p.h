@@ -47,7 +47,8 @@ struct StepPlan {
 
 struct ScheduleOptions {
   Schedule schedule = Schedule::Sched;
-  int64_t listener_pretrain = 500;  // supervised listener steps before self-play
+  int64_t joint_pretrain = 0;       // supervised speaker-and-listener steps first (the reference Lewis game)
+  int64_t listener_pretrain = 500;  // then supervised listener steps before self-play
   int64_t speaker_pretrain = 500;   // then supervised speaker steps
   int64_t sp_steps = 20;            // l: self-play steps per round
   int64_t sup_steps = 5;            // m: supervised steps per round
@@ -57,28 +58,58 @@ struct ScheduleOptions {
   int64_t total_steps = 10000;      // train.steps
 };
 
-// The step pattern of every schedule. plan() must be called for steps 1, 2, 3, ... in order
-// (the random schedules draw from their own generator).
+// The step pattern of every schedule: a timeline of phases, walked one step at a time.
 //   selfplay: SP always.            supervised: SUP (speaker and listener) always.
-//   sup2sp: listener_pretrain SUP-listener steps, speaker_pretrain SUP-speaker steps, then SP.
-//   sp2sup: SP for total - pretraining steps, then SUP-listener, then SUP-speaker steps.
-//   sched: pretraining as sup2sp, then rounds of sp_steps SP and sup_steps SUP.
+//   sup2sp: pretraining, then SP.   sp2sup: SP for total - pretraining steps, then pretraining.
+//   sched: pretraining, then rounds of sp_steps SP and sup_steps SUP.
 //   sched_frz: as sched, but after pretraining the speaker is frozen: SP steps train the
 //              listener only and SUP steps are listener-only.
 //   sched_rand_frz: as sched, each SP step freezes the speaker with probability freeze_prob.
 //   rand: no pretraining; each step is SUP with probability sup_prob, otherwise SP.
+// Pretraining = joint_pretrain SUP (speaker and listener) steps, then listener_pretrain
+// SUP-listener steps, then speaker_pretrain SUP-speaker steps.
+// A phase may end before its length (end_phase(): the reference's early stop once accuracy
+// passes s2p.phase_stop), and the whole schedule may end (stop()). plan() must be called for
+// steps 1, 2, 3, ... in order (the random schedules draw from their own generator).
+enum class PhaseKind { None, Joint, ListenerPre, SpeakerPre, SelfPlay, Supervised, Rand };
+struct Phase {
+  PhaseKind kind = PhaseKind::None;  // None: past the end of the timeline
+  int64_t length = -1;               // steps; -1: until train.steps
+  int64_t round = -1;                // sched family: the round the phase belongs to, else -1
+};
+
 class S2PSchedule {
  public:
   S2PSchedule(const ScheduleOptions& opt, Rng rng);
   StepPlan plan(int64_t step);
-  // The last step of the schedule: total_steps, or the end of the last round.
+  // The last step of the schedule when no phase ends early: total_steps, or the end of the
+  // last round.
   int64_t last_step() const;
   Rng& rng() { return rng_; }  // the random schedules' generator (checkpoints)
 
+  const Phase& last_phase() const { return last_; }  // the phase of the last planned step
+  Phase next_phase() const { return phase(phase_); }  // the phase of the next step
+  void end_phase();                                   // the next step starts the next phase
+  void stop() { stopped_ = true; }                    // no further step
+  bool done() const { return stopped_ || next_phase().kind == PhaseKind::None; }
+  // The position in the timeline (checkpoints): phase index, step within it, stopped.
+  std::vector<int64_t> cursor() const { return {phase_, pos_, stopped_ ? 1 : 0}; }
+  void set_cursor(const std::vector<int64_t>& c);
+  // The cursor after `steps` steps without early ends (checkpoints written before the cursor
+  // was saved).
+  void seek(int64_t steps);
+
  private:
+  Phase phase(int64_t index) const;
+  void advance();
+
   ScheduleOptions opt_;
   Rng rng_;
   int64_t pretrain_;
+  std::vector<Phase> head_;  // the phases before the rounds (or the whole bounded timeline)
+  int64_t phase_ = 0, pos_ = 0;
+  bool stopped_ = false;
+  Phase last_;
 };
 
 class S2P : public Algorithm {
@@ -94,6 +125,10 @@ class S2P : public Algorithm {
     bool speaker_loss_sum = true;      // s2p.speaker_loss: sum (reference) or mean over positions
     int64_t crossplay_size = 1000;     // eval.crossplay_size: val eval objects cross-play is computed on
     int64_t crossplay_partners = 9;    // eval.crossplay_partners: other speakers per listener
+    double phase_stop = 0;             // s2p.phase_stop: end a phase once its accuracy passes this (0: never)
+    bool selfplay_after_seed = false;  // s2p.selfplay_data=after_seed: self-play never sees a seed object
+    bool probes_first = false;         // s2p.probes=first: eval sets are the first eval.size objects
+    bool eval_each_round = false;      // s2p.eval_each_round: also evaluate at the end of every round
     static Options from(const Config& cfg);
   };
   static OptionSet option_set();
@@ -103,7 +138,8 @@ class S2P : public Algorithm {
   Metrics evaluate(int64_t step, RunWriter& log) override;
   void save(const std::string& path) override;
   std::string headline() const override { return "sp_acc/val"; }
-  bool finished(int64_t step) const override { return step >= schedule_last_; }
+  bool finished(int64_t step) const override { return step >= schedule_last_ || schedule_.done(); }
+  bool wants_evaluation(int64_t step) const override { return opt_.eval_each_round && round_ended_; }
   Metrics final_metrics(const Metrics& last_eval) override;
   // With s2p.select=seed_val: the selected model's evaluation again, as interaction rows of the
   // splits selected_train, selected_val, selected_test and scalars selected/<figure>, all at
@@ -118,6 +154,8 @@ class S2P : public Algorithm {
   std::shared_ptr<SpeakerPopulationImpl>& speaker() { return speaker_; }
   std::shared_ptr<ListenerPopulationImpl>& listener() { return listener_; }
   const StepPlan& last_plan() const { return last_plan_; }
+  const S2PSchedule& schedule() const { return schedule_; }
+  const SignalBatch& eval_set(Split s) const { return eval_sets_[static_cast<int>(s)]; }
   const SignalBatch& seed_train() const { return seed_train_; }
   const SignalBatch& seed_val() const { return seed_val_; }
   // The batch of the last supervised listener step (fresh distractors and target slots each step).
@@ -137,6 +175,8 @@ class S2P : public Algorithm {
   double supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
                                    const torch::Tensor& member_mask);
   double supervised_listener_update();
+  // s2p.phase_stop: after the step's update, the accuracies that end its phase (and the run).
+  void check_phase_stop(Metrics& m);
   void imitation_update();
   int64_t best_member_on_seed_val();
   // Greedy self-play of every member with its own partner over `set`, in chunks of objects
@@ -183,6 +223,10 @@ class S2P : public Algorithm {
   StepPlan last_plan_;
   int64_t imitate_left_ = 0, imitate_best_ = 0;
   int64_t eval_episodes_ = 0;
+  Rng stop_rng_{0};               // s2p.phase_stop: the val batches of the stop checks
+  bool cursor_synced_ = true;     // false after loading a checkpoint without the schedule cursor
+  bool round_ended_ = false;      // the last step ended a round (s2p.eval_each_round)
+  double after_sp_speaker_ = 0, after_sp_listener_ = 0;  // seed-train accuracies after a round's self-play
   Rng crossplay_rng_{0};
   // Model selection on seed-validation.
   double best_score_ = -1.0;

@@ -174,7 +174,7 @@ void S2P::log_rows_and_cic(const SignalBatch& set, const std::string& split, con
                            int64_t step, RunWriter& log) {
   const int64_t P = opt_.population;
   std::vector<CicTables> tables;
-  if (opt_.cic.due(step)) {
+  if (opt_.cic.due(step) || (opt_.cic.every >= 0 && finished(step))) {  // also the final evaluation of a run a phase stop ended
     torch::NoGradGuard no_grad;
     const int64_t probed = opt_.cic.probed_rows(rows);
     const SignalBatch states = slice_batch(set, 0, probed);

@@ -206,7 +206,7 @@ Metrics Trainer::run(Algorithm& algo) {
       if (h.on_step) h.on_step(step, m);
     done = algo.finished(step) || step == opt_.steps;
     last_step = step;
-    if (step % opt_.eval_every == 0 || done) {
+    if (step % opt_.eval_every == 0 || done || algo.wants_evaluation(step)) {
       check_parameters(algo, step);
       last_ = evaluate(algo, step);
     }

@@ -79,12 +79,27 @@ SignalBatch PositionedGame::sample(Split split, int64_t batch, Rng& rng) const {
   return make_batch(sample_positions(split_size(split), batch, rng), split, rng);
 }
 
+SignalBatch PositionedGame::sample_from(Split split, int64_t first, int64_t batch, Rng& rng) const {
+  const int64_t n = split_size(split);
+  if (first < 0 || first >= n)
+    throw UserError("cannot draw from objects " + std::to_string(first) + ".. of a split of " + std::to_string(n) +
+                    " objects");
+  auto positions = sample_positions(n - first, batch, rng);
+  for (auto& p : positions) p += first;
+  return make_batch(positions, split, rng);
+}
+
 SignalBatch PositionedGame::eval_set(Split split, int64_t size, Rng& rng) const {
   return make_batch(eval_positions(split_size(split), size), split, rng);
 }
 
 SignalBatch PositionedGame::slice(Split split, int64_t first, int64_t count, Rng& rng) const {
   return make_batch(slice_positions(split, split_size(split), first, count), split, rng);
+}
+
+SignalBatch SignalingGame::sample_from(Split split, int64_t first, int64_t batch, Rng& rng) const {
+  if (first != 0) throw UserError("env '" + name() + "' cannot draw from part of a split");
+  return sample(split, batch, rng);
 }
 
 const char* env_kind_name(EnvKind k) { return k == EnvKind::Signaling ? "signaling" : "markov"; }

@@ -55,6 +55,9 @@ class SignalingGame : public Env {
   virtual int64_t split_size(Split split) const = 0;
   // B episodes drawn uniformly (with replacement) from the split.
   virtual SignalBatch sample(Split split, int64_t batch, Rng& rng) const = 0;
+  // B episodes drawn uniformly from the objects first..split_size-1 of the split (S2P's
+  // self-play without the seed set). This default serves first = 0 only.
+  virtual SignalBatch sample_from(Split split, int64_t first, int64_t batch, Rng& rng) const;
   // A fixed evaluation set: `size` objects spread evenly over the split (0 = all of it);
   // rng only draws distractors.
   virtual SignalBatch eval_set(Split split, int64_t size, Rng& rng) const = 0;
@@ -95,6 +98,7 @@ std::vector<int64_t> slice_positions(Split split, int64_t n, int64_t first, int6
 class PositionedGame : public SignalingGame {
  public:
   SignalBatch sample(Split split, int64_t batch, Rng& rng) const override;
+  SignalBatch sample_from(Split split, int64_t first, int64_t batch, Rng& rng) const override;
   SignalBatch eval_set(Split split, int64_t size, Rng& rng) const override;
   SignalBatch slice(Split split, int64_t first, int64_t count, Rng& rng) const override;
 

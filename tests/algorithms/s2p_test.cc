@@ -482,3 +482,136 @@ TEST_CASE("s2p selected model: its evaluation is logged as the selected_* splits
     CHECK(acc.value[0] == Approx(final_m.at("sp_acc/" + split)).margin(1e-12));
   }
 }
+
+TEST_CASE("s2p joint pretraining, early phase ends and the schedule cursor", "[s2p][schedule][issue19]") {
+  auto o = small(Schedule::Sched);
+  o.joint_pretrain = 2;
+  o.listener_pretrain = o.speaker_pretrain = 0;
+  CHECK(pattern(o) == "BBSSBSSBSSBS");
+  auto u = small(Schedule::Sup2Sp);
+  u.joint_pretrain = 1;
+  CHECK(pattern(u) == "BLLPPPSSSSSS");
+
+  S2PSchedule s(o, Rng(1));
+  s.plan(1);
+  CHECK(s.last_phase().kind == PhaseKind::Joint);
+  s.end_phase();  // the second joint step is skipped
+  StepPlan p = s.plan(2);
+  CHECK((p.selfplay && s.last_phase().round == 0));
+  s.end_phase();  // round 0's second self-play step is skipped
+  p = s.plan(3);
+  CHECK((p.sup_speaker && p.sup_listener && s.last_phase().kind == PhaseKind::Supervised));
+  CHECK(s.next_phase().round == 1);
+  p = s.plan(4);
+  CHECK((p.selfplay && s.last_phase().round == 1));
+  CHECK_FALSE(s.done());
+  s.stop();
+  CHECK(s.done());
+  p = s.plan(5);  // nothing after a stop
+  CHECK_FALSE((p.selfplay || p.sup_speaker || p.sup_listener));
+
+  // Rounds bound the timeline; seek() reaches the cursor of the same steps walked one by one.
+  o.rounds = 2;
+  S2PSchedule walked(o, Rng(1)), sought(o, Rng(1));
+  for (int64_t t = 1; t <= 8; ++t) walked.plan(t);
+  sought.seek(8);
+  CHECK(walked.cursor() == sought.cursor());
+  CHECK(walked.done());  // 2 joint + 2 rounds of 3 steps
+}
+
+TEST_CASE("s2p phase stops: each phase ends on the first step its accuracy passes s2p.phase_stop", "[s2p][issue19]") {
+  Setup s({"--s2p.schedule=sched", "--s2p.joint_pretrain=400", "--s2p.listener_pretrain=0",
+           "--s2p.speaker_pretrain=0", "--s2p.sp_steps=400", "--s2p.sup_steps=400", "--s2p.phase_stop=0.9",
+           "--s2p.seed_val_fraction=0", "--s2p.select=last", "--env.split=random", "--train.steps=4000",
+           "--train.lr=0.01"});
+  struct Step {
+    Phase phase;
+    Metrics m;
+  };
+  std::vector<Step> steps;
+  for (int64_t t = 1; t <= 4000 && !s.algo->finished(t - 1); ++t) {
+    Metrics m = s.algo->train_step(t);
+    steps.push_back({s.algo->schedule().last_phase(), m});
+  }
+  REQUIRE(s.algo->schedule().done());  // the run ended by the reference's rule, not train.steps
+  REQUIRE(steps.size() < 4000);
+  // Group the steps into phases (kind, round).
+  size_t i = 0;
+  int phases = 0, ended_early = 0;
+  while (i < steps.size()) {
+    size_t j = i;
+    while (j < steps.size() && steps[j].phase.kind == steps[i].phase.kind && steps[j].phase.round == steps[i].phase.round) ++j;
+    const PhaseKind kind = steps[i].phase.kind;
+    auto passed = [&](const Metrics& m) {
+      if (kind == PhaseKind::SelfPlay) return m.at("stop/val_sp_acc") > 0.9;
+      return m.at("stop/seed_speaker_acc") > 0.9 && m.at("stop/seed_listener_acc") > 0.9;
+    };
+    INFO("phase " << phases << " kind " << int(kind) << " steps " << (j - i));
+    CHECK(j - i <= 400);
+    const bool last_phase = j == steps.size();
+    if (j - i < 400 && !last_phase) {  // ended early: on the first step that passed
+      ++ended_early;
+      CHECK(passed(steps[j - 1].m));
+      for (size_t k = i; k + 1 < j; ++k) CHECK_FALSE(passed(steps[k].m));
+    }
+    if (kind == PhaseKind::Supervised && last_phase) {  // the run's end: after a supervised phase that passed
+      CHECK(steps[j - 1].m.at("stop/val_sp_acc") > 0.9);
+    }
+    ++phases;
+    i = j;
+  }
+  CHECK(ended_early >= 2);  // at least pretraining and one round's phase
+  CHECK(steps.front().phase.kind == PhaseKind::Joint);
+  CHECK(steps.back().phase.kind == PhaseKind::Supervised);
+}
+
+TEST_CASE("s2p reference data: self-play after the seed set, first-object probes", "[s2p][issue19]") {
+  Config cfg = s2p_config({"--env.split=paper", "--s2p.selfplay_data=after_seed", "--s2p.probes=first",
+                           "--eval.size=10"});
+  auto game = std::make_shared<LewisGame>(LewisGame::Options::from(cfg), Rng(1).derive("env"));
+  Rng rng(3);
+  // Paper split: train positions are the objects in product order (attribute 0 the most
+  // significant digit), so an object's position is its attribute values read in base V.
+  auto drawn = game->sample_from(Split::Train, 20, 2000, rng);
+  auto pos = (drawn.concept * torch::tensor({16, 4, 1}, torch::kInt64)).sum(1);
+  CHECK(pos.min().item<int64_t>() == 20);  // every position from the first after the seed set
+  CHECK(pos.max().item<int64_t>() == game->split_size(Split::Train) - 1);
+  CHECK(std::get<0>(at::_unique(pos)).numel() == game->split_size(Split::Train) - 20);
+  S2P algo(S2P::Options::from(cfg), game, Rng(1).derive("algorithm"));
+  Rng any(1);
+  for (Split sp : kAllSplits) {
+    INFO(split_name(sp));
+    const int64_t n = std::min<int64_t>(10, game->split_size(sp));  // val and test hold 6 and 7 objects
+    CHECK(algo.eval_set(sp).sender_input.equal(game->slice(sp, 0, n, any).sender_input));
+  }
+  CHECK_FALSE(algo.eval_set(Split::Train).sender_input.equal(game->eval_set(Split::Train, 10, any).sender_input));
+  // Nothing left to self-play on: refused.
+  Config all = s2p_config({"--s2p.selfplay_data=after_seed",
+                           "--s2p.seed_size=" + std::to_string(game->split_size(Split::Train))});
+  auto g2 = std::make_shared<LewisGame>(LewisGame::Options::from(all), Rng(1).derive("env"));
+  CHECK_THROWS_WITH(S2P(S2P::Options::from(all), g2, Rng(1)), Catch::Contains("s2p.selfplay_data=after_seed"));
+}
+
+TEST_CASE("s2p phase stops survive a checkpoint: resumed runs continue step for step", "[s2p][issue19]") {
+  const std::vector<std::string> opts = {"--s2p.schedule=sched", "--s2p.joint_pretrain=50", "--s2p.listener_pretrain=0",
+                                         "--s2p.speaker_pretrain=0", "--s2p.sp_steps=30", "--s2p.sup_steps=10",
+                                         "--s2p.phase_stop=0.6", "--train.steps=400", "--train.lr=0.01"};
+  test::TempDir dir;
+  Setup whole(opts), first(opts), second(opts);
+  const int64_t half = 60, end = 160;
+  for (int64_t t = 1; t <= end && !whole.algo->finished(t - 1); ++t) whole.algo->train_step(t);
+  for (int64_t t = 1; t <= half; ++t) first.algo->train_step(t);
+  {
+    torch::serialize::OutputArchive out;
+    first.algo->save_state(out);
+    out.save_to(dir / "state.pt");
+  }
+  torch::serialize::InputArchive in;
+  in.load_from(dir / "state.pt");
+  second.algo->load_state(in);
+  CHECK(second.algo->schedule().cursor() == first.algo->schedule().cursor());
+  for (int64_t t = half + 1; t <= end && !second.algo->finished(t - 1); ++t) second.algo->train_step(t);
+  CHECK(second.algo->schedule().cursor() == whole.algo->schedule().cursor());
+  CHECK(same(snapshot(*second.algo->speaker()), snapshot(*whole.algo->speaker())));
+  CHECK(same(snapshot(*second.algo->listener()), snapshot(*whole.algo->listener())));
+}
