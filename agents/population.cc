@@ -76,7 +76,15 @@ static torch::Tensor binary_rows(const torch::Tensor& x) {
   return nz.nonzero().select(1, 1).reshape({x.size(0), k});
 }
 
-// Member p's rows idx[b, :] of table [P, rows, cols], summed: [P, B, cols].
+// Member p's rows idx[p, b, :] of table [P, rows, cols], summed: [P, B, cols].
+static torch::Tensor gather_member_rows(const torch::Tensor& table, const torch::Tensor& idx) {
+  const int64_t P = table.size(0), R = table.size(1), C = table.size(2), B = idx.size(1), k = idx.size(2);
+  auto flat = (idx + (torch::arange(P, torch::kInt64) * R).view({P, 1, 1})).reshape({-1});
+  auto offsets = torch::arange(0, P * B * k, k, torch::kInt64);
+  return std::get<0>(torch::embedding_bag(table.reshape({P * R, C}), flat, offsets, false, 0)).view({P, B, C});
+}
+
+// Member p's rows idx[b, :] of table [P, rows, cols] (the same rows for every member), summed: [P, B, cols].
 static torch::Tensor gather_rows(const torch::Tensor& table, const torch::Tensor& idx) {
   const int64_t P = table.size(0), R = table.size(1), C = table.size(2), B = idx.size(0), k = idx.size(1);
   auto flat = (idx.unsqueeze(0) + (torch::arange(P, torch::kInt64) * R).view({P, 1, 1})).reshape({-1});
@@ -174,19 +182,30 @@ torch::Tensor PopListenerImpl::forward_symbols(const torch::Tensor& symbols, con
   const int64_t P = members_, B = symbols.size(1), L = symbols.size(2);
   const int64_t in = l1_->weight.size(1), V = in / L, H = l1_->weight.size(2);
   EMCOMM_CHECK(V * L == in, "listener symbols: message length does not match the first layer");
-  // Row of member p, position l, symbol v in the [P * L * V, H] view of the first layer.
-  auto offset = (torch::arange(P, torch::kInt64) * in).view({P, 1, 1}) + (torch::arange(L, torch::kInt64) * V).view({1, 1, L});
-  auto idx = (symbols.to(torch::kInt64) + offset).reshape({-1});
-  auto offsets = torch::arange(0, P * B * L, L, torch::kInt64);
+  // Rows of position l, symbol v in the [P, L * V, ...] first layer (or collapsed map).
+  auto idx = symbols.to(torch::kInt64) + (torch::arange(L, torch::kInt64) * V).view({1, 1, L});
   const int64_t out = l2_->weight.size(2);
   if (act_ == Activation::None && task_.kind == ReceiverSpec::Kind::Reconstruct && collapse_pays(B, L, in, H, out)) {
     auto [w, b] = collapsed(*l1_, *l2_, cache_);  // gather rows of the collapsed map instead
-    auto bag = std::get<0>(torch::embedding_bag(w.reshape({P * in, out}), idx, offsets, false, 0));
-    return (bag.view({P, B, out}) + b).view({P, B, task_.attributes, task_.values});
+    return (gather_member_rows(w, idx) + b).view({P, B, task_.attributes, task_.values});
   }
-  auto bag = std::get<0>(torch::embedding_bag(l1_->weight.reshape({P * in, H}), idx, offsets, /*scale_grad_by_freq=*/false,
-                                              /*mode=sum*/ 0));
-  return head(bag.view({P, B, H}) + l1_->bias, candidates);
+  return head(gather_member_rows(l1_->weight, idx) + l1_->bias, candidates);
+}
+
+torch::Tensor PopListenerImpl::forward_symbols_range(int64_t first, int64_t count, const torch::Tensor& symbols) {
+  EMCOMM_CHECK(task_.kind == ReceiverSpec::Kind::Reconstruct && symbols.dim() == 3 && symbols.size(0) == count &&
+                   first >= 0 && first + count <= members_,
+               "listener symbols range: a reconstruction listener and [count, B, L] within the population");
+  const int64_t B = symbols.size(1), L = symbols.size(2);
+  const int64_t in = l1_->weight.size(1), V = in / L, H = l1_->weight.size(2), out = l2_->weight.size(2);
+  auto idx = symbols.to(torch::kInt64) + (torch::arange(L, torch::kInt64) * V).view({1, 1, L});
+  const std::vector<int64_t> shape = {count, B, task_.attributes, task_.values};
+  if (act_ == Activation::None && collapse_pays(B, L, in, H, out)) {
+    auto [w, b] = collapsed(*l1_, *l2_, cache_);
+    return (gather_member_rows(w.narrow(0, first, count), idx) + b.narrow(0, first, count)).view(shape);
+  }
+  auto h = gather_member_rows(l1_->weight.narrow(0, first, count), idx) + l1_->bias.narrow(0, first, count);
+  return l2_->forward_range(first, count, activate(h, act_)).view(shape);
 }
 
 torch::Tensor PopListenerImpl::forward_range(int64_t first, int64_t count, const torch::Tensor& onehots,

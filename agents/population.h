@@ -70,6 +70,8 @@ class PopListenerImpl : public ListenerPopulationImpl {
   // sum of L weight rows, so it is gathered (embedding_bag) instead of multiplied: L x hidden
   // additions per message instead of L x V x hidden multiply-adds; gradients flow as usual.
   torch::Tensor forward_symbols(const torch::Tensor& symbols, const torch::Tensor& candidates = {});
+  // Members [first, first + count) of a reconstruction listener on symbols [count, B, L].
+  torch::Tensor forward_symbols_range(int64_t first, int64_t count, const torch::Tensor& symbols);
 
  private:
   torch::Tensor head(const torch::Tensor& h1, const torch::Tensor& candidates);  // after the first layer

@@ -187,7 +187,13 @@ void S2P::log_rows_and_cic(const SignalBatch& set, const std::string& split, con
     auto logits = speaker_->teacher_logits(states.sender_input, torch::Tensor());  // [P, probed, L, V]
     for (int64_t g0 = 0; g0 < P; g0 += group) {
       const int64_t g = std::min(group, P - g0);
+      // Probed messages are one-hot: a linear reconstruction listener on fixed-length messages
+      // gathers its rows for them (PopListener::forward_symbols_range) instead of multiplying.
+      auto* linear = opt_.channel.eos || spec.kind != ReceiverSpec::Kind::Reconstruct
+                         ? nullptr
+                         : dynamic_cast<PopListenerImpl*>(listener_.get());
       auto listener = [&](const torch::Tensor& onehots, const torch::Tensor& c) {
+        if (linear) return linear->forward_symbols_range(g0, g, onehots.argmax(-1));
         return listener_->forward_range(g0, g, onehots, c);
       };
       auto t = probe_signal_members(logits.narrow(0, g0, g), listener, states, probed, opt_.channel,
