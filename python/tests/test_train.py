@@ -21,6 +21,16 @@ def test_train_returns_the_summary(lewis_run):
     assert summary["final"]["sp_acc/train"] >= 0.9
 
 
+def test_in_process_run_is_the_cli_run(tmp_path, lewis_run, lewis_ini):
+    from conftest import cli
+    cli("train", lewis_ini, f"--run.out={tmp_path / 'cli'}")
+    assert (tmp_path / "cli/checkpoints/final.pt").read_bytes() == (lewis_run[0] / "checkpoints/final.pt").read_bytes()
+    cli_final = json.loads((tmp_path / "cli/summary.json").read_text())["final"]
+    py_final = dict(lewis_run[1]["final"])
+    assert cli_final.pop("time/wall_seconds") > 0 and py_final.pop("time/wall_seconds") > 0
+    assert cli_final == py_final
+
+
 def test_train_bad_option_is_the_cli_message_and_writes_nothing(tmp_path, lewis_ini):
     out = tmp_path / "never"
     expected = cli_error("train", lewis_ini, "--train.lr=-1", f"--run.out={out}")
@@ -121,8 +131,11 @@ def test_load_agents_of_a_maddpg_run_gives_its_trained_actors(tmp_path):
         emcomm.train(ini, {"run.out": tmp_path / name})
         agents = emcomm.load_agents(tmp_path / name)
         assert agents.markov and agents.speaker is None
-        if obs is None:
-            obs = agents.env.reset(5, seed=9)["obs"]
+        st = agents.env.reset(5, seed=9)
+        if obs is not None:  # the same env and seed: the same start
+            for a, b in zip(obs, st["obs"]):
+                np.testing.assert_array_equal(a, b)
+        obs = st["obs"]
         out[name] = [agents.act(i, obs[i]) for i in range(2)]
         actions, messages = agents.policy(obs)
         assert actions.shape == (5, 2, 5) and messages.shape == (5, 2, 3)
