@@ -149,3 +149,29 @@ def test_load_agents_of_a_maddpg_run_gives_its_trained_actors(tmp_path):
     assert not np.allclose(out["trained"][1], out["untrained"][1])
     again = emcomm.load_agents(tmp_path / "trained")
     np.testing.assert_array_equal(again.act(1, obs[1]), out["trained"][1])
+
+
+def test_sigint_stops_an_in_process_run_like_the_cli(tmp_path, lewis_ini):
+    import glob
+    import os
+    import signal
+    import threading
+    import time
+    out = tmp_path / "stopped"
+
+    def interrupt():  # once the first checkpoint is written, emcomm's own handler is installed
+        while not glob.glob(str(out / "checkpoints" / "step-*.pt")):
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    t = threading.Thread(target=interrupt, daemon=True)
+    t.start()
+    with pytest.raises(KeyboardInterrupt, match="can be resumed"):
+        emcomm.train(lewis_ini, {"run.out": out, "train.steps": 10**7, "run.checkpoint_every": 20})
+    t.join()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler is back
+    assert not (out / "summary.json").exists()
+    assert emcomm.open_run(out).validate() == []  # flushed and conforming
+    # the stop checkpoint is after the one that triggered the signal (step 20)
+    steps = sorted(int(p.rsplit("-", 1)[1][:-3]) for p in glob.glob(str(out / "checkpoints" / "step-*.pt")))
+    assert steps[-1] > 20
