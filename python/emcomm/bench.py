@@ -6,7 +6,8 @@ Both loops call MarkovGame::step() on the same env with the same pool of 64 batc
 random integer actions and messages (drawn once), resetting after each episode's last step:
 "python" calls env.step() (argument checks, numpy -> tensor, the state back as numpy arrays);
 "c++" runs the same loop inside the extension (env._bench_cpp). Reported: env steps per second,
-each world counting (batch x loop iterations / wall seconds)."""
+each world counting (batch x loop iterations / wall seconds), and per CPU second of the process
+(the steadier figure on a busy machine)."""
 import argparse
 import json
 import sys
@@ -37,7 +38,7 @@ def python_loop(env, pool, seconds):
     a, m = pool
     P, batch = a.shape[0], a.shape[1]
     st = env.reset(batch, seed=1)
-    iters, t0 = 0, time.perf_counter()
+    iters, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         if st["done"].all():
             st = env.reset(batch)
@@ -45,18 +46,18 @@ def python_loop(env, pool, seconds):
         iters += 1
         if iters % 16 == 0 and time.perf_counter() - t0 >= seconds:
             break
-    return batch * iters / (time.perf_counter() - t0)
+    return batch * iters / (time.perf_counter() - t0), batch * iters / (time.process_time() - c0)
 
 
 def cpp_loop(env, pool, seconds):
     a, m = pool
     batch = a.shape[1]
     env.reset(batch, seed=1)
-    chunk, iters, t0 = 16, 0, time.perf_counter()
+    chunk, iters, t0, c0 = 16, 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         env._bench_cpp(a, m, chunk)
         iters += chunk
-    return batch * iters / (time.perf_counter() - t0)
+    return batch * iters / (time.perf_counter() - t0), batch * iters / (time.process_time() - c0)
 
 
 def main(argv=None):
@@ -73,12 +74,15 @@ def main(argv=None):
     cpp_loop(env, pool, a.seconds / 5)
     py = python_loop(env, pool, a.seconds)
     cc = cpp_loop(env, pool, a.seconds)
-    res = {"env": a.env, "batch": a.batch, "python_steps_per_s": py, "cpp_steps_per_s": cc, "ratio": py / cc}
+    res = {"env": a.env, "batch": a.batch, "python_steps_per_s": py[0], "cpp_steps_per_s": cc[0],
+           "ratio": py[0] / cc[0], "python_steps_per_cpu_s": py[1], "cpp_steps_per_cpu_s": cc[1],
+           "cpu_ratio": py[1] / cc[1]}
     if a.json:
         print(json.dumps(res))
     else:
-        print(f"{a.env} batch {a.batch}: bindings {py:,.0f} env steps/s, C++ loop {cc:,.0f} env steps/s "
-              f"(bindings at {100 * py / cc:.1f} % of C++)")
+        print(f"{a.env} batch {a.batch}: bindings {py[0]:,.0f} env steps/s ({py[1]:,.0f} per CPU s), "
+              f"C++ loop {cc[0]:,.0f} ({cc[1]:,.0f} per CPU s): bindings at {100 * py[0] / cc[0]:.1f} % "
+              f"of C++ by wall time, {100 * py[1] / cc[1]:.1f} % by CPU time")
     return 0
 
 
