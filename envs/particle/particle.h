@@ -102,6 +102,7 @@ class ParticleWorld : public MarkovGame {
   int64_t goal(int64_t b, int64_t agent) const { return goal_[b * N_ + agent]; }
   int64_t key(int64_t b) const { return key_[b]; }  // simple_crypto: the key landmark
   const float* colour(int64_t landmark) const { return &colour_[landmark * 3]; }
+  bool has_colours() const { return !colour_.empty(); }  // colour() exists (python/: state())
   int64_t steps_done() const { return t_; }
   // Whether entities x and y overlap (distance < sum of sizes), the reference's is_collision.
   bool in_collision(int64_t b, int64_t x, int64_t y) const;
@@ -114,6 +115,8 @@ class ParticleWorld : public MarkovGame {
   // Test hooks: set agent i's goal landmark / simple_crypto's key in world b.
   void set_goal(int64_t b, int64_t agent, int64_t l) { goal_[b * N_ + agent] = l; }
   void set_key(int64_t b, int64_t l) { key_[b] = l; }
+  // Test/replay hook (python/: set_state): set what agent i's channel carries in world b (comm_dim() values).
+  void set_channel(int64_t b, int64_t agent, const float* v) { for (int64_t k = 0; k < C_; ++k) comm_[(b * N_ + agent) * C_ + k] = v[k]; }
   // speaker_listener figures at the current state, per world: the landmark nearest to the
   // listener is the goal (reach); the listener overlaps the goal (distance < 0.115) (touch).
   std::vector<uint8_t> target_reach() const;
