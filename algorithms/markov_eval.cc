@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "core/errors.h"
+#include "envs/matrix/matrix.h"
 #include "metrics/metrics.h"
 
 namespace emcomm {
@@ -169,7 +170,7 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
         const auto ms = messages_as_symbols(int_table(msg, L), len);
         sum["entropy"] += entropy(ms);
         sum["ic"] += mutual_information(ms, rows_as_symbols(int_table(ra, W)));
-        sum["mi_floor"] += independent_mi_floor(int64_t(g.size()), M, A);
+        sum["mi_floor"] += independent_mi_floor(int64_t(g.size()), M, A);  // NaN (left out) when too large
         if (acts) {
           const auto a = rows_as_symbols(int_table(sa, W));
           sum["sc"] += mutual_information(ms, a);
@@ -177,7 +178,8 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
         }
         ++n;
       }
-      for (const auto& [name, v] : sum) m[name + suffix] = v / double(n);
+      for (const auto& [name, v] : sum)
+        if (std::isfinite(v)) m[name + suffix] = v / double(n);
     };
     std::vector<int64_t> every(R);
     for (int64_t k = 0; k < R; ++k) every[k] = k;
@@ -228,6 +230,7 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
       auto ob = r.states[key.first].obs[key.second].index_select(0, b_index(ks));
       for (size_t n = 0; n < ks.size(); ++n) obs_rows[ks[n]] = ob[n];
     }
+    const auto* matrix = dynamic_cast<const MatrixGame*>(&game);
     auto receiver_probs = [&](const torch::Tensor& symbols, const torch::Tensor& row_ids) {
       const int64_t n = row_ids.size(0);
       const int64_t* ids = row_ids.data_ptr<int64_t>();
@@ -240,6 +243,7 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
         std::vector<int64_t> episodes;
         for (int64_t q : qs) ob.push_back(obs_rows[ids[q]]), episodes.push_back(rows[ids[q]].b);
         auto obs = game.impose_message(key.first, key.second, torch::stack(ob), symbols.index_select(0, pos));
+        if (matrix) obs = matrix->probe_observation(obs);  // env.cic_reply: the reference's empty reply slot
         auto p = probs(key.first, obs, episodes);  // [n_g, F, K]
         if (p.size(1) == 1) p = p.squeeze(1);
         if (!out.defined()) {

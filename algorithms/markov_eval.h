@@ -16,7 +16,9 @@
 // statistics: SC_j = I(m_j; a_j), IC_j = I(m_j; a_other)), each estimated per mi_batch episodes
 // (MarkovLogOptions); mi_floor(/agent<j>) is what a uniform random independent policy gets for
 // sc and ic under the same estimates (independent_mi_floor over the sender's V^L messages and
-// the sender's action space, the receiver's when the sender never acts); the CIC probe over the first rows (at most kCicFigureRows): cic,
+// the sender's action space, the receiver's when the sender never acts; left out when those
+// spaces are too large); in a MatrixGame the probe's listener observation goes through
+// MatrixGame::probe_observation (env.cic_reply); the CIC probe over the first rows (at most kCicFigureRows): cic,
 // cic/sender<j>, and when every message was enumerated sender_msg_entropy (mean H(c|s), the
 // bound of CIC(s)) and cic_uniform (the M messages imposed with equal weight: how much the
 // listener's action depends on what it hears, independent of the speaker).

@@ -322,7 +322,13 @@ torch::Tensor MatrixGame::impose_message(int64_t listener, int64_t speaker, cons
   auto out = obs.clone();
   const int64_t off = 2 * K_ * K_;
   out.narrow(1, off, V_).copy_(torch::one_hot(symbols.select(1, 0).to(torch::kInt64), V_).to(out.dtype()));
-  if (opt_.cic_reply_empty) out.narrow(1, off + V_, V_).zero_();
+  return out;
+}
+
+torch::Tensor MatrixGame::probe_observation(const torch::Tensor& obs) const {
+  if (!opt_.cic_reply_empty || V_ == 0) return obs;
+  auto out = obs.clone();
+  out.narrow(1, 2 * K_ * K_ + V_, V_).zero_();
   return out;
 }
 

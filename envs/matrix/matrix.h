@@ -36,9 +36,10 @@
 // apart in the returns). reset_eval() episodes see the memory of training stream b mod B_train
 // (empty before any training round) and are not recorded.
 //
-// impose_message (the CIC counterfactual) writes the symbol into the heard slot; with
-// env.cic_reply=empty (default, the reference's probe) it also clears the listener's own sent
-// symbol (the reply slot), kept leaves it as it was.
+// impose_message (the CIC counterfactual) writes the symbol into the heard slot only (the
+// MarkovGame contract); the CIC probe then passes the listener's observation through
+// probe_observation(): with env.cic_reply=empty (default, the reference's probe) that clears the
+// listener's own sent symbol (the reply slot), kept leaves it as it was.
 #pragma once
 
 #include <vector>
@@ -78,6 +79,9 @@ class MatrixGame : public MarkovGame {
   torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
                                const torch::Tensor& symbols) const override;
   bool hears(int64_t listener, int64_t speaker) const override;
+  // The CIC probe's listener observation [R, D] after impose_message: the reply slot cleared
+  // when env.cic_reply=empty, else `obs` itself.
+  torch::Tensor probe_observation(const torch::Tensor& obs) const;
 
   const Options& options() const { return opt_; }
   int64_t obs_dim() const { return 2 * K_ * K_ + 2 * V_ + opt_.memory * memory_entry(); }

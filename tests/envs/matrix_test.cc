@@ -226,8 +226,9 @@ TEST_CASE("matrix: observation layout - own matrix first with rows = own action,
   CHECK(s.obs[0].narrow(1, 0, 4).abs().sum().item<float>() == 10);
   CHECK(s.obs[1].narrow(1, 0, 8).abs().sum().item<float>() == 0);
 
-  // The CIC counterfactual replaces the heard slot and, by default (env.cic_reply=empty, the
-  // reference's probe), empties the listener's own reply slot; cic_reply=kept leaves it.
+  // The CIC counterfactual replaces the heard slot only; the probe's observation then has, by
+  // default (env.cic_reply=empty, the reference's probe), the listener's own reply slot empty,
+  // with cic_reply=kept it stays.
   auto obs = torch::zeros({2, 16});
   obs[0][0] = 7;
   obs[0][8] = 1;
@@ -235,15 +236,16 @@ TEST_CASE("matrix: observation layout - own matrix first with rows = own action,
   auto imposed = g.impose_message(1, 0, obs, torch::tensor({{3}, {1}}, torch::kInt64));
   CHECK(imposed[0].narrow(0, 8, 4).argmax().item<int64_t>() == 3);
   CHECK(imposed[0].narrow(0, 8, 4).sum().item<float>() == 1);
-  CHECK(imposed[0].narrow(0, 12, 4).sum().item<float>() == 0);
-  CHECK(imposed[0][0].item<float>() == 7);
+  CHECK(imposed[0][12].item<float>() == 1);
   CHECK(imposed[1][9].item<float>() == 1);
+  auto probed = g.probe_observation(imposed);
+  CHECK(probed[0].narrow(0, 12, 4).sum().item<float>() == 0);
+  CHECK(torch::equal(probed.narrow(1, 0, 12), imposed.narrow(1, 0, 12)));
+  CHECK(probed[0][0].item<float>() == 7);
   o.visibility = MatrixGame::Visibility::Both;
   o.cic_reply_empty = false;
   MatrixGame kept(o);
-  imposed = kept.impose_message(1, 0, obs, torch::tensor({{3}, {1}}, torch::kInt64));
-  CHECK(imposed[0].narrow(0, 8, 4).argmax().item<int64_t>() == 3);
-  CHECK(imposed[0][12].item<float>() == 1);
+  CHECK(torch::equal(kept.probe_observation(imposed), imposed));
 }
 
 TEST_CASE("matrix: env.memory - the last k rounds' messages and actions, most recent first", "[matrix]") {
