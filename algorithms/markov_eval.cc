@@ -6,8 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
 
 #include "core/errors.h"
+#include "envs/matrix/matrix.h"
 #include "metrics/metrics.h"
 
 namespace emcomm {
@@ -32,6 +36,24 @@ V head(const V& v, int64_t n) {
 }
 
 }  // namespace
+
+double independent_mi_floor(int64_t n, int64_t M, int64_t A) {
+  if (n < 1 || M < 1 || A < 1 || M * A > (int64_t(1) << 20)) return std::nan("");
+  static std::mutex mu;
+  static std::map<std::tuple<int64_t, int64_t, int64_t>, double> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find({n, M, A});
+  if (it != cache.end()) return it->second;
+  Rng rng(derive_seed(0x6d69666c6f6f72ULL, std::to_string(n) + "/" + std::to_string(M) + "/" + std::to_string(A)));
+  const int64_t draws = std::max<int64_t>(500, 1000000 / n);
+  std::vector<int64_t> x(n), y(n);
+  double sum = 0;
+  for (int64_t d = 0; d < draws; ++d) {
+    for (int64_t i = 0; i < n; ++i) x[i] = int64_t(rng.below(uint64_t(M))), y[i] = int64_t(rng.below(uint64_t(A)));
+    sum += metrics::mutual_information(x, y);
+  }
+  return cache[{n, M, A}] = sum / double(draws);
+}
 
 int64_t markov_eval_size(const Config& cfg) {
   const int64_t n = cfg.get_int("eval.size");
@@ -116,25 +138,48 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
   }
 
   // Figures over every row (pooled over the speakers), then per speaking agent j (its own rows:
-  // the speakers' codes are independent, so pooling can cancel or create information).
+  // the speakers' codes are independent, so pooling can cancel or create information). Each is
+  // the mean over the estimates of opt.mi_batch episodes.
   {
     using namespace metrics;
+    const int64_t per = opt.mi_batch > 0 && opt.mi_batch < E ? opt.mi_batch : E;
+    const int64_t chunks = E / per;
+    auto space = [](const AgentSpec& s, bool message) {
+      double n = 1;
+      for (int64_t l = 0; l < (message ? s.msg_len : s.action_factors); ++l) n *= double(message ? s.vocab_size : s.action_values);
+      return n > double(int64_t(1) << 40) ? int64_t(1) << 40 : int64_t(n);
+    };
     auto figures = [&](const std::vector<int64_t>& ids, const std::string& suffix, bool acts) {
-      std::vector<int32_t> msg, len, sa, ra;
-      for (int64_t k : ids) {
-        msg.insert(msg.end(), all.message.begin() + k * L, all.message.begin() + (k + 1) * L);
-        len.push_back(all.length[k]);
-        sa.insert(sa.end(), all.sender_action.begin() + k * W, all.sender_action.begin() + (k + 1) * W);
-        ra.insert(ra.end(), all.receiver_action.begin() + k * W, all.receiver_action.begin() + (k + 1) * W);
+      std::vector<std::vector<int64_t>> groups(chunks);
+      for (int64_t k : ids)
+        if (rows[k].b / per < chunks) groups[rows[k].b / per].push_back(k);
+      const AgentSpec& sender = spec[rows[ids.front()].sender];
+      const int64_t M = space(sender, true);
+      const int64_t A = space(acts ? sender : spec[rows[ids.front()].receiver], false);
+      std::map<std::string, double> sum;
+      int64_t n = 0;
+      for (const auto& g : groups) {
+        if (g.empty()) continue;
+        std::vector<int32_t> msg, len, sa, ra;
+        for (int64_t k : g) {
+          msg.insert(msg.end(), all.message.begin() + k * L, all.message.begin() + (k + 1) * L);
+          len.push_back(all.length[k]);
+          sa.insert(sa.end(), all.sender_action.begin() + k * W, all.sender_action.begin() + (k + 1) * W);
+          ra.insert(ra.end(), all.receiver_action.begin() + k * W, all.receiver_action.begin() + (k + 1) * W);
+        }
+        const auto ms = messages_as_symbols(int_table(msg, L), len);
+        sum["entropy"] += entropy(ms);
+        sum["ic"] += mutual_information(ms, rows_as_symbols(int_table(ra, W)));
+        sum["mi_floor"] += independent_mi_floor(int64_t(g.size()), M, A);  // NaN (left out) when too large
+        if (acts) {
+          const auto a = rows_as_symbols(int_table(sa, W));
+          sum["sc"] += mutual_information(ms, a);
+          sum["ci_action"] += context_independence(a, ms);
+        }
+        ++n;
       }
-      const auto ms = messages_as_symbols(int_table(msg, L), len);
-      m["entropy" + suffix] = entropy(ms);
-      m["ic" + suffix] = mutual_information(ms, rows_as_symbols(int_table(ra, W)));
-      if (acts) {
-        const auto a = rows_as_symbols(int_table(sa, W));
-        m["sc" + suffix] = mutual_information(ms, a);
-        m["ci_action" + suffix] = context_independence(a, ms);
-      }
+      for (const auto& [name, v] : sum)
+        if (std::isfinite(v)) m[name + suffix] = v / double(n);
     };
     std::vector<int64_t> every(R);
     for (int64_t k = 0; k < R; ++k) every[k] = k;
@@ -185,6 +230,7 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
       auto ob = r.states[key.first].obs[key.second].index_select(0, b_index(ks));
       for (size_t n = 0; n < ks.size(); ++n) obs_rows[ks[n]] = ob[n];
     }
+    const auto* matrix = dynamic_cast<const MatrixGame*>(&game);
     auto receiver_probs = [&](const torch::Tensor& symbols, const torch::Tensor& row_ids) {
       const int64_t n = row_ids.size(0);
       const int64_t* ids = row_ids.data_ptr<int64_t>();
@@ -197,6 +243,7 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
         std::vector<int64_t> episodes;
         for (int64_t q : qs) ob.push_back(obs_rows[ids[q]]), episodes.push_back(rows[ids[q]].b);
         auto obs = game.impose_message(key.first, key.second, torch::stack(ob), symbols.index_select(0, pos));
+        if (matrix) obs = matrix->probe_observation(obs);  // env.cic_reply: the reference's empty reply slot
         auto p = probs(key.first, obs, episodes);  // [n_g, F, K]
         if (p.size(1) == 1) p = p.squeeze(1);
         if (!out.defined()) {

@@ -9,11 +9,16 @@
 // its first acting step >= t (-1 when it never acts), reward = the sender's episode return.
 // Actions are one column when every agent has at most one action factor, else [N, F].
 //
-// Figures: messages_per_episode, entropy, ic, and when some sender acts sc and ci_action (a
+// Figures: messages_per_episode, entropy, ic, mi_floor, and when some sender acts sc and ci_action (a
 // speaker that takes no env action has no SC: those figures are left out, as `emcomm analyze`
 // reports them null), pooled over every speaker, and the same per speaking agent j over its own
 // rows as entropy/agent<j>, ic/agent<j>, sc/agent<j>, ci_action/agent<j> (the Pitfalls
-// statistics: SC_j = I(m_j; a_j), IC_j = I(m_j; a_other)); the CIC probe over the first rows (at most kCicFigureRows): cic,
+// statistics: SC_j = I(m_j; a_j), IC_j = I(m_j; a_other)), each estimated per mi_batch episodes
+// (MarkovLogOptions); mi_floor(/agent<j>) is what a uniform random independent policy gets for
+// sc and ic under the same estimates (independent_mi_floor over the sender's V^L messages and
+// the sender's action space, the receiver's when the sender never acts; left out when those
+// spaces are too large); in a MatrixGame the probe's listener observation goes through
+// MatrixGame::probe_observation (env.cic_reply); the CIC probe over the first rows (at most kCicFigureRows): cic,
 // cic/sender<j>, and when every message was enumerated sender_msg_entropy (mean H(c|s), the
 // bound of CIC(s)) and cic_uniform (the M messages imposed with equal weight: how much the
 // listener's action depends on what it hears, independent of the speaker).
@@ -52,7 +57,18 @@ using ActionProbs =
 struct MarkovLogOptions {
   int64_t log_rows = 100;  // eval.log_rows
   CicProbeOptions cic;
+  // Episodes per estimate of the row figures (entropy, sc, ic, ci_action and mi_floor, pooled and
+  // per agent): each figure is the mean over the full chunks of mi_batch consecutive episodes
+  // (the episodes past the last full chunk are left out); 0 (or >= the episodes): one estimate
+  // over every row. The Pitfalls protocol is 64 (one training batch).
+  int64_t mi_batch = 0;
 };
+
+// The mean plug-in I(x; y) in bits of n independent pairs, x uniform over M values and y over A
+// (a random independent policy's sc or ic on n rows: the small-sample bias floor). A seeded
+// Monte-Carlo estimate (at least 500 draws of n pairs, about 10^6 pairs), cached; NaN when
+// M * A > 2^20 or n < 1.
+double independent_mi_floor(int64_t n, int64_t M, int64_t A);
 
 // Builds the rows, writes the first log_rows (with the CIC block when the probe is due) to
 // split "eval" of `log`, and returns the figures above. `cic_rng` draws sampled probe messages.

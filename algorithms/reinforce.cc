@@ -13,6 +13,7 @@
 #include "algorithms/state_archive.h"
 #include "core/errors.h"
 #include "envs/adapter/signaling_adapter.h"
+#include "envs/matrix/matrix.h"
 #include "metrics/metrics.h"
 
 namespace emcomm {
@@ -42,14 +43,36 @@ ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Ten
                               const torch::Tensor& entropy_message, const torch::Tensor& speak_mask,
                               const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& c) {
   const double B = double(ret.size(1));
-  auto adv = (ret - value).detach();
-  auto any = torch::clamp(act_mask + speak_mask, 0, 1);
   ReinforceTerms t;
-  t.action = -(act_mask * adv * logp_action).sum() / B;
-  t.message = -(speak_mask * adv * logp_message).sum() / B;
   t.entropy_action = (act_mask * entropy_action).sum() / B;
   t.entropy_message = (speak_mask * entropy_message).sum() / B;
-  t.value = (any * (ret - value).pow(2)).sum() / B;
+  if (c.baseline == Baseline::BatchMean) {
+    // One kind of step (mask M): the policy term against the batch-mean value, and the value
+    // term of the [B, B] table of (G_j - V_i)^2, summed in closed form:
+    // sum_j M_j (G_j - V_i)^2 / n = (V_i - Gbar)^2 + var(G).
+    auto kind = [&](const torch::Tensor& mask, const torch::Tensor& logp) {
+      auto n = mask.sum().clamp_min(1.0);
+      auto vbar = (mask * value).sum() / n;  // not detached, as in the released code
+      auto policy = -(mask * (ret - vbar) * logp).sum() / B;
+      auto gbar = (mask * ret).sum() / n;
+      auto var = (mask * (ret - gbar).pow(2)).sum() / n;
+      auto v = (mask * ((value - gbar).pow(2) + var)).sum() / B;
+      return std::make_pair(policy, v);
+    };
+    auto [pa, va] = kind(act_mask, logp_action);
+    auto [pm, vm] = kind(speak_mask, logp_message);
+    t.action = pa;
+    t.message = pm;
+    // train_message=false masks the value loss of the speaking steps too (--mask-c-learning).
+    t.value = c.train_message ? va + vm : va;
+  } else {
+    auto adv = (ret - value).detach();
+    // train_message=false: the value learns only at acting steps (the released --mask-c-learning).
+    auto fit = c.train_message ? torch::clamp(act_mask + speak_mask, 0, 1) : act_mask;
+    t.action = -(act_mask * adv * logp_action).sum() / B;
+    t.message = -(speak_mask * adv * logp_message).sum() / B;
+    t.value = (fit * (ret - value).pow(2)).sum() / B;
+  }
   t.total = t.action - c.entropy * t.entropy_action + c.value * t.value;
   if (c.train_message) t.total = t.total + c.message * t.message - c.entropy * t.entropy_message;
   return t;
@@ -60,13 +83,22 @@ OptionSet Reinforce::option_set() {
   s.add_int("agents.hidden", 40, "hidden units of each of the two ReLU layers of every agent", 1, 100000)
       .add_bool("agents.separate_message_net", false, "the message head has its own MLP (not shared with actions)")
       .add_bool("agents.train_message", true, "false: the message head never learns (Pitfalls ablation)")
+      .add_choice("agents.baseline", "state", {"state", "batch_mean"},
+                  "state: detached per-state value V(s); batch_mean: the released Pitfalls code's batch-constant "
+                  "baseline (undetached mean of V over the batch, V regresses to the batch-mean return)")
       .add_float("agents.message_coef", 0.1, "weight of the message policy-gradient loss", 0.0, 1e3)
       .add_float("agents.entropy_coef", 0.01, "entropy bonus of action and message policies", 0.0, 1e3)
       .add_float("agents.value_coef", 0.1, "weight of the value-baseline MSE", 0.0, 1e3)
       .merge(adapter_options())
       .add_int("train.batch_size", 64, "episodes per update", 1, 1 << 24)
       .add_float("train.lr", 5e-3, "Adam learning rate of every agent", 1e-8, 10.0)
-      .add_bool("eval.sample", false, "evaluation samples actions and messages (default: greedy)")
+      .add_choice("eval.sample", "auto", {"auto", "true", "false"},
+                  "evaluation samples actions and messages (true) or takes the argmax (false); auto: sampled for "
+                  "matrix games (the Pitfalls protocol), greedy otherwise")
+      .add_int("eval.mi_batch", -1,
+               "episodes per estimate of sc, ic, entropy, ci_action (their mean over estimates); 0: one estimate "
+               "over the whole evaluation; -1 auto: train.batch_size for matrix games (the Pitfalls protocol), else 0",
+               -1, int64_t(1) << 40)
       .merge(cic_probe_options());
   return s;
 }
@@ -76,6 +108,7 @@ Reinforce::Options Reinforce::Options::from(const Config& cfg) {
   o.hidden = cfg.get_int("agents.hidden");
   o.separate_message_net = cfg.get_bool("agents.separate_message_net");
   o.coefs.train_message = cfg.get_bool("agents.train_message");
+  o.coefs.baseline = cfg.get_string("agents.baseline") == "batch_mean" ? Baseline::BatchMean : Baseline::State;
   o.coefs.message = cfg.get_float("agents.message_coef");
   o.coefs.entropy = cfg.get_float("agents.entropy_coef");
   o.coefs.value = cfg.get_float("agents.value_coef");
@@ -83,7 +116,12 @@ Reinforce::Options Reinforce::Options::from(const Config& cfg) {
   o.lr = cfg.get_float("train.lr");
   o.eval_size = markov_eval_size(cfg);
   o.log_rows = cfg.get_int("eval.log_rows");
-  o.eval_sample = cfg.get_bool("eval.sample");
+  // The Pitfalls protocol is the default of matrix games: sampled, one estimate per training batch.
+  const bool matrix = cfg.has("env.name") && cfg.get_string("env.name") == "matrix";
+  const std::string sample = cfg.get_string("eval.sample");
+  o.eval_sample = sample == "auto" ? matrix : sample == "true";
+  o.mi_batch = cfg.get_int("eval.mi_batch");
+  if (o.mi_batch < 0) o.mi_batch = matrix ? o.batch_size : 0;
   o.cic = CicProbeOptions::from(cfg);
   return o;
 }
@@ -202,7 +240,7 @@ Metrics Reinforce::evaluate(int64_t step, RunWriter& log) {
   auto probs = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>&) {
     return torch::softmax(agents_[agent](obs).action_logits, -1);
   };
-  for (const auto& kv : log_markov_evaluation(*game_, rec, probs, {opt_.log_rows, opt_.cic}, step, cic_rng_, log))
+  for (const auto& kv : log_markov_evaluation(*game_, rec, probs, {opt_.log_rows, opt_.cic, opt_.mi_batch}, step, cic_rng_, log))
     m[kv.first] = kv.second;
   return m;
 }
@@ -214,6 +252,9 @@ void Reinforce::save_state(state::Out& ar) {
   }
   state::put(ar, "episode_rng", episode_rng_);
   state::put(ar, "policy_gen", gen_);
+  // The matrix game's memory streams (env.memory > 0) are part of the training state.
+  if (auto* mg = dynamic_cast<MatrixGame*>(game_.get()); mg && mg->options().memory > 0)
+    state::put(ar, "matrix_memory", std::vector<torch::Tensor>{mg->memory_state()});
 }
 
 void Reinforce::load_state(state::In& ar) {
@@ -223,6 +264,8 @@ void Reinforce::load_state(state::In& ar) {
   }
   state::get(ar, "episode_rng", episode_rng_);
   state::get(ar, "policy_gen", gen_);
+  if (auto* mg = dynamic_cast<MatrixGame*>(game_.get()); mg && mg->options().memory > 0)
+    mg->set_memory_state(state::get_tensors(ar, "matrix_memory").at(0));
 }
 
 std::string Reinforce::nonfinite_parameter() {

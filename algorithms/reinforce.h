@@ -7,14 +7,18 @@
 //   L_action  = -sum_{t,b} act_mask * (G - V) * log pi(a)   / B    (G - V detached)
 //   L_message = -sum_{t,b} speak_mask * (G - V) * log pi(m) / B
 //   H_*       =  sum_{t,b} mask * entropy / B,  L_value = sum_{t,b} (act|speak) * (G - V)^2 / B
+// (agents.baseline=state, the default; batch_mean is the released code's baseline, see Baseline)
 // where G is the agent's return from step t to the end of the episode (undiscounted: the matrix
 // games have one round per episode, so this is the round's reward, gamma = 0 across rounds),
 // V the value head at step t; log-probabilities and entropies are summed over action factors
 // and message positions. agents.train_message=false drops L_message and H_message: the message
-// head never learns (the Pitfalls ablation).
+// head never learns (the Pitfalls ablation), and L_value counts only acting steps (the released
+// code masks the value loss of the speaking steps too).
 // A SignalingGame env is played through SignalingAdapter (adapter.vocab_size, adapter.max_len).
 //
-// Evaluation: eval.size episodes (greedy unless eval.sample), logged by log_markov_evaluation
+// Evaluation: eval.size episodes (eval.sample: sampled or greedy; auto = sampled for matrix games),
+// row figures estimated per eval.mi_batch episodes (auto = train.batch_size for matrix games, the
+// Pitfalls protocol: SC and IC on 64-episode batches of sampled play), logged by log_markov_evaluation
 // (algorithms/markov_eval.h: interaction rows, CIC probe, sc/ic/entropy/ci_action pooled and
 // per agent, cic, cic/sender<j>, sender_msg_entropy, cic_uniform, the env's own figures), plus
 // reward/agent<i> and reward/mean.
@@ -33,9 +37,23 @@
 namespace emcomm {
 
 
+// agents.baseline: what is subtracted from G.
+//   state      - V(s) of the step, detached in the policy terms; V regresses to G (ours).
+//   batch_mean - the released models.py: its `(rews - V)` puts a [B] return against a [B, 1]
+//                value, and the mean over that [B, B] table is what it optimises. For each kind
+//                of step k (acting, speaking), with mask M_k, n_k = sum M_k:
+//                  Vbar_k    = sum M_k V / n_k                       (undetached)
+//                  L_action  = -sum M_act (G - Vbar_act) log pi(a) / B  (and L_message alike)
+//                  L_value_k = sum_i sum_j M_k,i M_k,j (G_j - V_i)^2 / (B n_k)
+//                so the effective baseline is one constant per batch, the policy terms move V
+//                through Vbar, and every V regresses to the batch-mean return (n_k = B in the
+//                matrix games: each agent speaks once and acts once per episode).
+enum class Baseline { State, BatchMean };
+
 struct ReinforceCoefs {
   double message = 0.1, entropy = 0.01, value = 0.1;
   bool train_message = true;
+  Baseline baseline = Baseline::State;
 };
 
 struct ReinforceTerms {
@@ -52,6 +70,7 @@ class Reinforce : public Algorithm {
  public:
   struct Options {
     int64_t hidden = 40, batch_size = 64, eval_size = 1000, log_rows = 100;
+    int64_t mi_batch = 0;  // eval.mi_batch, resolved (MarkovLogOptions::mi_batch)
     bool separate_message_net = false, eval_sample = false;
     double lr = 5e-3;
     ReinforceCoefs coefs;

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -72,7 +73,13 @@ OptionSet MatrixGame::option_set() {
       .add_float("env.garble_prob", 0.5, "comm=garble: probability that a heard symbol is replaced by a random one",
                  0.0, 1.0)
       .add_choice("env.visibility", "both", {"both", "private", "agent0"},
-                  "who sees which payoff matrix: both, each only its own, or only agent 0");
+                  "who sees which payoff matrix: both, each only its own, or only agent 0")
+      .add_int("env.memory", 0,
+               "past rounds in the observation (reference --mem-size): heard, sent, own and other's action of each",
+               0, 1000)
+      .add_choice("env.cic_reply", "empty", {"empty", "kept"},
+                  "CIC probe: the listener's own sent symbol when a message is imposed (empty: cleared, as the "
+                  "reference's probe; kept: as it was)");
   return s;
 }
 
@@ -100,6 +107,8 @@ MatrixGame::Options MatrixGame::Options::from(const Config& cfg) {
   o.comm = parse_comm(cfg.get_string("env.comm"));
   const std::string vis = cfg.get_string("env.visibility");
   o.visibility = vis == "private" ? Visibility::Private : vis == "agent0" ? Visibility::Agent0 : Visibility::Both;
+  o.memory = cfg.get_int("env.memory");
+  o.cic_reply_empty = cfg.get_string("env.cic_reply") == "empty";
   const bool given0 = cfg.is_set("env.payoff0"), given1 = cfg.is_set("env.payoff1");
   if (o.payoffs == "fixed") {
     if (!given0 || !given1)
@@ -146,6 +155,40 @@ AgentSpec MatrixGame::agent_spec(int64_t agent) const {
 }
 
 MarkovState MatrixGame::reset(int64_t batch, Rng& rng) {
+  const int64_t k = opt_.memory, W = k * 6;
+  if (k > 0) {
+    if (train_lanes_ != batch) train_mem_.assign(batch * W, -1), train_lanes_ = batch;
+    mem_ = train_mem_;
+  }
+  recording_ = true;
+  return start(batch, rng);
+}
+
+MarkovState MatrixGame::reset_eval(int64_t batch, Rng& rng) {
+  const int64_t k = opt_.memory, W = k * 6;
+  if (k > 0) {
+    mem_.assign(batch * W, -1);
+    for (int64_t b = 0; b < batch && train_lanes_ > 0; ++b)
+      std::copy_n(train_mem_.begin() + (b % train_lanes_) * W, W, mem_.begin() + b * W);
+  }
+  recording_ = false;
+  return start(batch, rng);
+}
+
+torch::Tensor MatrixGame::memory_state() const {
+  if (opt_.memory == 0 || train_lanes_ == 0) return torch::zeros({0, opt_.memory, 6}, torch::kInt64);
+  return torch::tensor(train_mem_, torch::kInt64).view({train_lanes_, opt_.memory, 6});
+}
+
+void MatrixGame::set_memory_state(const torch::Tensor& rounds) {
+  EMCOMM_CHECK(rounds.dim() == 3 && rounds.size(1) == opt_.memory && rounds.size(2) == 6,
+               "matrix memory state must be [lanes, env.memory, 6]");
+  auto c = rounds.to(torch::kInt64).contiguous();
+  train_lanes_ = c.size(0);
+  train_mem_.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+
+MarkovState MatrixGame::start(int64_t batch, Rng& rng) {
   EMCOMM_CHECK(batch >= 1, "reset needs at least one episode");
   B_ = batch;
   phase_ = 0;
@@ -192,6 +235,14 @@ MarkovState MatrixGame::state(const std::vector<float>& reward, bool done) const
         }
       if (heard_[b * 2 + i] >= 0) row[2 * KK + heard_[b * 2 + i]] = 1.0f;
       if (said_[b * 2 + i] >= 0) row[2 * KK + V_ + said_[b * 2 + i]] = 1.0f;
+      for (int64_t r = 0; r < opt_.memory; ++r) {  // (heard0, heard1, said0, said1, act0, act1)
+        const int64_t* q = &mem_[(b * opt_.memory + r) * 6];
+        float* e = row + 2 * KK + 2 * V_ + r * memory_entry();
+        if (q[i] >= 0) e[q[i]] = 1.0f;
+        if (q[2 + i] >= 0) e[V_ + q[2 + i]] = 1.0f;
+        if (q[4 + i] >= 0) e[2 * V_ + q[4 + i]] = 1.0f;
+        if (q[5 - i] >= 0) e[2 * V_ + K_ + q[5 - i]] = 1.0f;
+      }
     }
     s.obs.push_back(obs);
   }
@@ -230,7 +281,15 @@ MarkovState MatrixGame::step(const torch::Tensor& actions, const torch::Tensor& 
       EMCOMM_CHECK(a0 >= 0 && a0 < K_ && a1 >= 0 && a1 < K_, "action out of range");
       reward[b * 2] = float(payoff(b, 0, a0, a1));
       reward[b * 2 + 1] = float(payoff(b, 1, a0, a1));
+      if (opt_.memory > 0) {  // this round becomes the most recent one of stream b
+        const int64_t W = opt_.memory * 6;
+        int64_t* q = &mem_[b * W];
+        std::copy_backward(q, q + W - 6, q + W);
+        const int64_t round[6] = {heard_[b * 2], heard_[b * 2 + 1], said_[b * 2], said_[b * 2 + 1], a0, a1};
+        std::copy_n(round, 6, q);
+      }
     }
+    if (opt_.memory > 0 && recording_) train_mem_ = mem_;
     ++phase_;
     return state(reward, true);
   }
@@ -263,6 +322,13 @@ torch::Tensor MatrixGame::impose_message(int64_t listener, int64_t speaker, cons
   auto out = obs.clone();
   const int64_t off = 2 * K_ * K_;
   out.narrow(1, off, V_).copy_(torch::one_hot(symbols.select(1, 0).to(torch::kInt64), V_).to(out.dtype()));
+  return out;
+}
+
+torch::Tensor MatrixGame::probe_observation(const torch::Tensor& obs) const {
+  if (!opt_.cic_reply_empty || V_ == 0) return obs;
+  auto out = obs.clone();
+  out.narrow(1, 2 * K_ * K_ + V_, V_).zero_();
   return out;
 }
 

@@ -23,8 +23,23 @@
 //   [K^2, 2K^2)       the other agent's payoffs, same orientation (row = i's action)
 //   [2K^2, 2K^2+V)    one-hot of the symbol i heard from the other agent (zeros until heard)
 //   [2K^2+V, 2K^2+2V) one-hot of the symbol i itself sent (zeros until sent)
+//   [2K^2+2V, D)      env.memory = k past rounds (reference --mem-size), the most recent first,
+//                     each 2V + 2K wide: one-hots of the symbol i heard, the symbol i sent, i's
+//                     action, the other's action (zeros for rounds not played yet or not spoken)
+// D = 2K^2 + 2V + k (2V + 2K).
 // env.visibility: both (default) | private (each agent sees only its own matrix; the other's
 // block is zero) | agent0 (only agent 0 sees payoffs: agent 1's two blocks are zero).
+//
+// Memory (k > 0): the B episodes of a reset() are B streams of rounds; episode b of a training
+// reset continues stream b of the previous one (same B; a new B starts empty streams), so the
+// memory crosses episodes as the reference's one-stream loop does (its gamma = 0 keeps rounds
+// apart in the returns). reset_eval() episodes see the memory of training stream b mod B_train
+// (empty before any training round) and are not recorded.
+//
+// impose_message (the CIC counterfactual) writes the symbol into the heard slot only (the
+// MarkovGame contract); the CIC probe then passes the listener's observation through
+// probe_observation(): with env.cic_reply=empty (default, the reference's probe) that clears the
+// listener's own sent symbol (the reply slot), kept leaves it as it was.
 #pragma once
 
 #include <vector>
@@ -45,6 +60,8 @@ class MatrixGame : public MarkovGame {
     std::vector<double> payoff0, payoff1;  // fixed games: K*K each, row-major [a0][a1]
     Comm comm = Comm::Turns;
     Visibility visibility = Visibility::Both;
+    int64_t memory = 0;            // env.memory: past rounds in the observation
+    bool cic_reply_empty = true;   // env.cic_reply=empty
     static Options from(const Config& cfg);
   };
   static OptionSet option_set();
@@ -57,13 +74,23 @@ class MatrixGame : public MarkovGame {
   int64_t num_agents() const override { return 2; }
   AgentSpec agent_spec(int64_t agent) const override;
   MarkovState reset(int64_t batch, Rng& rng) override;
+  MarkovState reset_eval(int64_t batch, Rng& rng) override;
   MarkovState step(const torch::Tensor& actions, const torch::Tensor& messages, Rng& rng) override;
   torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
                                const torch::Tensor& symbols) const override;
   bool hears(int64_t listener, int64_t speaker) const override;
+  // The CIC probe's listener observation [R, D] after impose_message: the reply slot cleared
+  // when env.cic_reply=empty, else `obs` itself.
+  torch::Tensor probe_observation(const torch::Tensor& obs) const;
 
   const Options& options() const { return opt_; }
-  int64_t obs_dim() const { return 2 * K_ * K_ + 2 * V_; }
+  int64_t obs_dim() const { return 2 * K_ * K_ + 2 * V_ + opt_.memory * memory_entry(); }
+  int64_t memory_entry() const { return 2 * V_ + 2 * K_; }
+  // The training streams' memory (for checkpoints): [lanes, k, 6] int64 rounds, the most recent
+  // first, each (heard0, heard1, said0, said1, action0, action1), -1 = none; empty when k = 0 or
+  // no training round was played.
+  torch::Tensor memory_state() const;
+  void set_memory_state(const torch::Tensor& rounds);
   int64_t steps_per_episode() const { return act_phase_ + 1; }
   // Agent i's payoff (after the adversarial coefficient) in episode b for joint action (a0, a1).
   double payoff(int64_t b, int64_t agent, int64_t a0, int64_t a1) const {
@@ -74,6 +101,7 @@ class MatrixGame : public MarkovGame {
 
  private:
   MarkovState state(const std::vector<float>& reward, bool done) const;
+  MarkovState start(int64_t batch, Rng& rng);
   Options opt_;
   int64_t K_, V_, act_phase_;
   std::vector<double> fixed0_, fixed1_;  // fixed / named games, before the adversarial coefficient
@@ -83,6 +111,10 @@ class MatrixGame : public MarkovGame {
   std::vector<int64_t> first_;   // [B]
   std::vector<int64_t> heard_;   // [B, 2]: symbol agent i heard, -1 none
   std::vector<int64_t> said_;    // [B, 2]: symbol agent i sent, -1 none
+  // Memory: this episode batch's past rounds [B, k, 6], and the training streams' [lanes, k, 6].
+  std::vector<int64_t> mem_, train_mem_;
+  int64_t train_lanes_ = 0;
+  bool recording_ = false;       // this batch's rounds go into the training streams
 };
 
 }  // namespace emcomm

@@ -51,8 +51,29 @@ TEST_CASE("mcg: a short reinforce run on the matrix game logs rows that emcomm a
   std::ifstream in(dir / "run/summary.json");
   std::stringstream ss;
   ss << in.rdbuf();
-  for (auto key : {"\"reward/mean\"", "\"reward/agent0\"", "\"sc\"", "\"cic\"", "\"ic\""})
+  for (auto key : {"\"reward/mean\"", "\"reward/agent0\"", "\"sc\"", "\"cic\"", "\"ic\"", "\"sc/agent0\"",
+                   "\"ic/agent1\"", "\"mi_floor/agent0\"", "\"mi_floor\""})
     CHECK_THAT(ss.str(), Catch::Contains(key));
+}
+
+TEST_CASE("mcg: the released code's baseline with memory of past rounds runs through the CLI", "[e2e][mcg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/mcg_reinforce.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") +
+                            "' --train.steps=40 --train.eval_every=20 --eval.size=256 --eval.log_rows=10 "
+                            "--agents.baseline=batch_mean --env.memory=2 --agents.train_message=false");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  RunReader reader(dir / "run/run.h5");
+  CHECK(reader.validate().empty());
+  for (auto bad : {"--agents.baseline=median", "--env.memory=-1", "--eval.mi_batch=-2", "--eval.sample=maybe",
+                   "--env.cic_reply=gone"}) {
+    auto e = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "bad") + "' " + bad);
+    INFO(bad << ": " << e.output);
+    CHECK(e.exit_code == 2);
+    const std::string name = std::string(bad).substr(2, std::string(bad).find('=') - 2);
+    CHECK_THAT(e.output, Catch::Contains(name));
+  }
 }
 
 TEST_CASE("mcg: matrix-game option errors name the option", "[e2e][mcg]") {

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <array>
+
 #include "algorithms/reinforce.h"
 #include "core/errors.h"
 #include "envs/matrix/matrix.h"
@@ -224,8 +226,11 @@ TEST_CASE("matrix: observation layout - own matrix first with rows = own action,
   CHECK(s.obs[0].narrow(1, 0, 4).abs().sum().item<float>() == 10);
   CHECK(s.obs[1].narrow(1, 0, 8).abs().sum().item<float>() == 0);
 
-  // The CIC counterfactual replaces the heard slot only.
+  // The CIC counterfactual replaces the heard slot only; the probe's observation then has, by
+  // default (env.cic_reply=empty, the reference's probe), the listener's own reply slot empty,
+  // with cic_reply=kept it stays.
   auto obs = torch::zeros({2, 16});
+  obs[0][0] = 7;
   obs[0][8] = 1;
   obs[0][12] = 1;
   auto imposed = g.impose_message(1, 0, obs, torch::tensor({{3}, {1}}, torch::kInt64));
@@ -233,6 +238,75 @@ TEST_CASE("matrix: observation layout - own matrix first with rows = own action,
   CHECK(imposed[0].narrow(0, 8, 4).sum().item<float>() == 1);
   CHECK(imposed[0][12].item<float>() == 1);
   CHECK(imposed[1][9].item<float>() == 1);
+  auto probed = g.probe_observation(imposed);
+  CHECK(probed[0].narrow(0, 12, 4).sum().item<float>() == 0);
+  CHECK(torch::equal(probed.narrow(1, 0, 12), imposed.narrow(1, 0, 12)));
+  CHECK(probed[0][0].item<float>() == 7);
+  o.visibility = MatrixGame::Visibility::Both;
+  o.cic_reply_empty = false;
+  MatrixGame kept(o);
+  CHECK(torch::equal(kept.probe_observation(imposed), imposed));
+}
+
+TEST_CASE("matrix: env.memory - the last k rounds' messages and actions, most recent first", "[matrix]") {
+  MatrixGame::Options o = named("fixed", MatrixGame::Comm::Simul);
+  o.payoff0 = {1, 2, 3, 4};
+  o.payoff1 = {10, 20, 30, 40};
+  o.memory = 2;
+  MatrixGame g(o);
+  const int64_t base = 16, entry = 12;  // 2K^2 + 2V; each round 2V + 2K: heard, sent, own, other's action
+  REQUIRE(g.obs_dim() == base + 2 * entry);
+  Rng rng(1);
+  // Two streams with their own messages (m0, m1) and actions (a0, a1) per round.
+  auto round = [&](MatrixGame& game, bool eval, std::vector<std::array<int64_t, 4>> lanes) {
+    const int64_t B = int64_t(lanes.size());
+    auto m = torch::zeros({B, 2, 1}, torch::kInt64), a = torch::zeros({B, 2, 1}, torch::kInt64);
+    for (int64_t b = 0; b < B; ++b) m[b][0][0] = lanes[b][0], m[b][1][0] = lanes[b][1], a[b][0][0] = lanes[b][2], a[b][1][0] = lanes[b][3];
+    MarkovState s0 = eval ? game.reset_eval(B, rng) : game.reset(B, rng);
+    MarkovState s1 = game.step(a, m, rng);
+    CHECK(torch::equal(s0.obs[0].narrow(1, base, 2 * entry), s1.obs[0].narrow(1, base, 2 * entry)));
+    game.step(a, m, rng);
+    return s0;
+  };
+  auto ones = [&](const MarkovState& s, int64_t agent, int64_t b) {
+    std::vector<int64_t> at;
+    auto row = s.obs[agent][b];
+    for (int64_t k = base; k < base + 2 * entry; ++k)
+      if (row[k].item<float>() != 0) {
+        CHECK(row[k].item<float>() == 1);
+        at.push_back(k - base);
+      }
+    return at;
+  };
+  MarkovState first = round(g, false, {{1, 2, 0, 1}, {3, 3, 1, 1}});
+  CHECK(ones(first, 0, 0).empty());  // nothing played yet
+  MarkovState second = round(g, false, {{3, 0, 1, 1}, {0, 1, 0, 0}});
+  // Stream 0, round 1 (m0 = 1, m1 = 2, a0 = 0, a1 = 1). Agent 0 heard 2, sent 1, did 0, the other 1:
+  // offsets 2, 4 + 1, 8 + 0, 10 + 1; the older entry is empty.
+  CHECK(ones(second, 0, 0) == std::vector<int64_t>{2, 5, 8, 11});
+  CHECK(ones(second, 1, 0) == std::vector<int64_t>{1, 6, 9, 10});  // agent 1: heard 1, sent 2, did 1, other 0
+  CHECK(ones(second, 0, 1) == std::vector<int64_t>{3, 7, 9, 11});  // stream 1: (3, 3, 1, 1)
+  MarkovState third = round(g, false, {{0, 0, 0, 0}, {0, 0, 0, 0}});
+  // Round 2 first (m = 3, 0; a = 1, 1), then round 1 at offset 12.
+  CHECK(ones(third, 0, 0) == std::vector<int64_t>{0, 7, 9, 11, 12 + 2, 12 + 5, 12 + 8, 12 + 11});
+  CHECK(ones(third, 1, 0) == std::vector<int64_t>{3, 4, 9, 11, 12 + 1, 12 + 6, 12 + 9, 12 + 10});
+  // Evaluation episodes see training stream b mod 2 and are not recorded.
+  MarkovState ev = round(g, true, {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}});
+  CHECK(ones(ev, 0, 2) == ones(ev, 0, 0));
+  CHECK(ones(ev, 0, 1) != ones(ev, 0, 0));
+  const auto stream0 = ones(ev, 0, 0);
+  MarkovState fourth = round(g, false, {{0, 0, 0, 0}, {0, 0, 0, 0}});
+  CHECK(ones(fourth, 0, 0) == std::vector<int64_t>{0, 4, 8, 10, 12 + 0, 12 + 7, 12 + 9, 12 + 11});
+  CHECK(stream0 == ones(fourth, 0, 0));  // what the evaluation saw is what training continues from
+  // The streams survive a checkpoint; a new batch size starts empty ones.
+  MatrixGame restored(o);
+  restored.set_memory_state(g.memory_state());
+  CHECK(ones(round(restored, false, {{0, 0, 0, 0}, {0, 0, 0, 0}}), 1, 1) == ones(round(g, false, {{0, 0, 0, 0}, {0, 0, 0, 0}}), 1, 1));
+  CHECK(ones(round(g, false, {{0, 0, 0, 0}}), 0, 0).empty());
+  // comm=none: each entry is the two actions only.
+  o.comm = MatrixGame::Comm::None;
+  MatrixGame silent(o);
+  CHECK(silent.obs_dim() == 8 + 2 * 4);
 }
 
 TEST_CASE("matrix: random payoffs are fresh N(0, std^2) per agent per episode, common on request", "[matrix]") {
