@@ -62,3 +62,17 @@ TEST_CASE("maddpg e2e: option errors name the option", "[e2e][maddpg]") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Catch::Contains("env.dim_c"));
 }
+
+TEST_CASE("maddpg e2e: team options are refused where they do not apply", "[e2e][maddpg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/particle_speaker_listener_maddpg.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") + "' --maddpg.adversary=ddpg");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("maddpg.adversary applies only to games with adversaries"));
+  r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run2") + "' --maddpg.local_critic=true --maddpg.good=ddpg");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("maddpg.local_critic"));
+  r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run3") + "' --maddpg.good=ddgp");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("maddpg.good"));
+}
