@@ -584,6 +584,6 @@ static const bool kRegistered = AlgorithmRegistry::add(
              "a Markov game, or a signaling game of vector observations played through the adapter (its replay "
              "stores every observation)"},
      {"--train.steps=4", "--train.eval_every=2", "--eval.size=32", "--eval.log_rows=16", "--maddpg.envs=4", "--maddpg.hidden=16", "--maddpg.batch=16",
-      "--maddpg.learning_starts=16", "--maddpg.update_every=4", "--maddpg.replay=1000"}});
+      "--maddpg.learning_starts=16", "--maddpg.update_every=4", "--maddpg.replay=1000", "--eval.final_episodes=16"}});
 
 }  // namespace emcomm
