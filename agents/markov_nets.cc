@@ -68,6 +68,23 @@ torch::Tensor gumbel_soft(const torch::Tensor& logits, int64_t seg_a, int64_t n_
   return parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
 }
 
+torch::Tensor policy_approx_loss(const torch::Tensor& logits, const torch::Tensor& actions, int64_t seg_a, int64_t n_a,
+                                 int64_t seg_m, int64_t n_m, double entropy_weight) {
+  const int64_t B = logits.size(0);
+  auto loss = torch::zeros({}, logits.options());
+  auto part = [&](int64_t offset, int64_t n, int64_t seg) {
+    if (n == 0) return;
+    auto lp = torch::log_softmax(logits.narrow(1, offset, n * seg).view({B, n, seg}), -1);
+    auto a = actions.narrow(1, offset, n * seg).view({B, n, seg});
+    auto nll = -(a * lp).sum({1, 2});
+    auto entropy = -(lp.exp() * lp).sum({1, 2});
+    loss = loss + (nll - entropy_weight * entropy).mean();
+  };
+  part(0, n_a, seg_a);
+  part(n_a * seg_a, n_m, seg_m);
+  return loss;
+}
+
 void clip_each_grad(const std::vector<torch::Tensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
   for (const auto& p : params) {

@@ -55,6 +55,14 @@ void glorot_init(torch::nn::Module& module, at::Generator& gen);
 torch::Tensor gumbel_soft(const torch::Tensor& logits, int64_t segment_a, int64_t n_a, int64_t segment_m,
                           int64_t n_m, double tau, bool noise, at::Generator& gen);
 
+// Policy inference (MADDPG paper section 4.2): the loss of an approximation of another agent's
+// policy with logits `logits` [B, W] (segments as gumbel_soft) at that agent's observed soft
+// actions `actions` [B, W]: the negative log-likelihood of the observed vector (the cross-entropy
+// -sum_v a_v log p_v of each segment, summed over segments; one-hot a gives log p(a)) minus
+// entropy_weight times the entropy of p (summed over segments), both averaged over the batch.
+torch::Tensor policy_approx_loss(const torch::Tensor& logits, const torch::Tensor& actions, int64_t segment_a,
+                                 int64_t n_a, int64_t segment_m, int64_t n_m, double entropy_weight);
+
 // Clips each parameter's gradient to norm `max_norm` (the reference's clip_by_norm per tensor).
 void clip_each_grad(const std::vector<torch::Tensor>& params, double max_norm);
 

@@ -32,7 +32,21 @@ OptionSet Maddpg::option_set() {
       .add_float("maddpg.temperature", 1.0, "Gumbel-softmax temperature", 1e-4, 1e4)
       .add_float("maddpg.logit_reg", 1e-3, "actor loss weight of mean(logits^2)", 0.0, 1e3)
       .add_bool("maddpg.local_critic", false, "each critic sees only its agent's observation and action (DDPG)")
+      .add_bool("maddpg.infer_policies", false,
+                "policy inference (paper section 4.2): each global critic's target uses the agent's own fitted "
+                "approximations of the other agents' policies instead of their target actors")
+      .add_float("maddpg.infer_entropy", 1e-3, "maddpg.infer_policies: entropy weight lambda of the approximations' loss",
+                 0.0, 1e3)
+      .add_choice("maddpg.good", "maddpg", {"maddpg", "ddpg"},
+                  "the good agents' (non-adversaries') critics: maddpg = global (every observation and action), "
+                  "ddpg = local (the agent's own)")
+      .add_choice("maddpg.adversary", "maddpg", {"maddpg", "ddpg"},
+                  "the adversaries' critics (scenarios with adversaries only): maddpg = global, ddpg = local")
       .add_bool("eval.sample", true, "evaluation acts with soft Gumbel samples as in training (false: softmax of the logits)")
+      .add_int("eval.final_episodes", 1000,
+               "after training, episodes of the paper's final evaluation without learning (summary.json final/*: "
+               "returns and the env's own figures; 0 = none)",
+               0, int64_t(1) << 30)
       .merge(adapter_options())
       .merge(cic_probe_options());
   return s;
@@ -54,8 +68,19 @@ Maddpg::Options Maddpg::Options::from(const Config& cfg) {
   o.temperature = cfg.get_float("maddpg.temperature");
   o.logit_reg = cfg.get_float("maddpg.logit_reg");
   o.local_critic = cfg.get_bool("maddpg.local_critic");
+  if (o.local_critic && (cfg.is_set("maddpg.good") || cfg.is_set("maddpg.adversary")))
+    throw UserError("maddpg.local_critic=true makes every critic local (DDPG on both sides); give each side's "
+                    "algorithm with maddpg.good=maddpg|ddpg and maddpg.adversary=maddpg|ddpg instead, not both");
+  o.infer_policies = cfg.get_bool("maddpg.infer_policies");
+  o.infer_entropy = cfg.get_float("maddpg.infer_entropy");
+  if (!o.infer_policies && cfg.is_set("maddpg.infer_entropy"))
+    throw UserError("option maddpg.infer_entropy applies only with maddpg.infer_policies=true");
+  o.good_local = cfg.get_string("maddpg.good") == "ddpg";
+  o.adversary_local = cfg.get_string("maddpg.adversary") == "ddpg";
+  o.adversary_given = cfg.is_set("maddpg.adversary");
   o.eval_sample = cfg.get_bool("eval.sample");
   o.eval_size = markov_eval_size(cfg);
+  o.final_episodes = cfg.get_int("eval.final_episodes");
   o.log_rows = cfg.get_int("eval.log_rows");
   o.cic = CicProbeOptions::from(cfg);
   return o;
@@ -69,7 +94,14 @@ Maddpg::Maddpg(const Options& opt, std::shared_ptr<MarkovGame> game, Rng rng)
   auto init_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("init").seed());
   const int64_t K = opt_.ensemble;
   int64_t sumD = 0, sumd = 0;
+  bool any_adversary = false;
+  for (int64_t i = 0; i < N_; ++i) any_adversary = any_adversary || game_->is_adversary(i);
+  if (opt_.adversary_given && !any_adversary)
+    throw UserError("option maddpg.adversary applies only to games with adversaries (particle env.scenario="
+                    "simple_crypto, simple_adversary, simple_tag or simple_push); this game has none: use "
+                    "maddpg.good (or maddpg.local_critic) for its agents");
   for (int64_t i = 0; i < N_; ++i) {
+    local_.push_back(opt_.local_critic || (game_->is_adversary(i) ? opt_.adversary_local : opt_.good_local));
     AgentSpec s = game_->agent_spec(i);
     spec_.push_back(s);
     D_.push_back(s.obs_dim);
@@ -90,12 +122,35 @@ Maddpg::Maddpg(const Options& opt, std::shared_ptr<MarkovGame> game, Rng rng)
       actors_[i].push_back(a), target_actors_[i].push_back(t);
       actor_opts_[i].push_back(std::make_unique<torch::optim::Adam>(a->parameters(), torch::optim::AdamOptions(opt_.lr)));
     }
-    const int64_t in = opt_.local_critic ? D_[i] + d : sumD + sumd;
+    const int64_t in = local_[i] ? D_[i] + d : sumD + sumd;
     MaddpgMlp c(in, opt_.hidden, 1), tc(in, opt_.hidden, 1);
     glorot_init(*c, init_gen);
     polyak_update(*tc, *c, 1.0);
     critics_.push_back(c), target_critics_.push_back(tc);
     critic_opts_.push_back(std::make_unique<torch::optim::Adam>(c->parameters(), torch::optim::AdamOptions(opt_.lr)));
+  }
+  if (opt_.infer_policies) {
+    bool any_global = false;
+    for (int64_t i = 0; i < N_; ++i) any_global = any_global || !local_[i];
+    if (!any_global)
+      throw UserError("maddpg.infer_policies=true needs at least one global (maddpg) critic: a local (ddpg) critic "
+                      "never sees the other agents' actions");
+    // Own generator for the approximations' weights: the other networks' draws stay as without inference.
+    auto infer_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("infer").seed());
+    approx_.resize(N_), target_approx_.resize(N_), approx_opts_.resize(N_);
+    for (int64_t i = 0; i < N_; ++i)
+      for (int64_t j = 0; j < N_; ++j) {
+        const bool fitted = !local_[i] && j != i;
+        const int64_t d = da_[j] + dm_[j];
+        approx_[i].push_back(fitted ? MaddpgMlp(D_[j], opt_.hidden, d) : MaddpgMlp(nullptr));
+        target_approx_[i].push_back(fitted ? MaddpgMlp(D_[j], opt_.hidden, d) : MaddpgMlp(nullptr));
+        approx_opts_[i].emplace_back();
+        if (!fitted) continue;
+        glorot_init(*approx_[i][j], infer_gen);
+        polyak_update(*target_approx_[i][j], *approx_[i][j], 1.0);
+        approx_opts_[i][j] = std::make_unique<torch::optim::Adam>(approx_[i][j]->parameters(),
+                                                                 torch::optim::AdamOptions(opt_.lr));
+      }
   }
   int64_t off = 0;
   for (int64_t i = 0; i < N_; ++i) lay_.obs.push_back(off), off += D_[i];
@@ -145,9 +200,33 @@ torch::Tensor Maddpg::act(int64_t i, const torch::Tensor& obs, const std::vector
                      opt_.temperature, noise, gen_);
 }
 
+bool Maddpg::infers(int64_t i, int64_t j) const {
+  return opt_.infer_policies && !local_[i] && j != i;
+}
+
+torch::Tensor Maddpg::approx_act(int64_t i, int64_t j, const torch::Tensor& obs, bool noise, bool target) {
+  EMCOMM_CHECK(infers(i, j), "agent has no approximation of that agent's policy");
+  auto logits = (target ? target_approx_ : approx_)[i][j](obs);
+  const AgentSpec& s = spec_[j];
+  return gumbel_soft(logits, s.action_values, s.action_factors, s.vocab_size, s.vocab_size > 0 ? s.msg_len : 0,
+                     noise ? opt_.temperature : 1.0, noise, gen_);
+}
+
+double Maddpg::fit_approx(int64_t i, int64_t j, const torch::Tensor& obs, const torch::Tensor& actions) {
+  EMCOMM_CHECK(infers(i, j), "agent has no approximation of that agent's policy");
+  const AgentSpec& s = spec_[j];
+  auto loss = policy_approx_loss(approx_[i][j](obs), actions, s.action_values, s.action_factors, s.vocab_size,
+                                 s.vocab_size > 0 ? s.msg_len : 0, opt_.infer_entropy);
+  approx_opts_[i][j]->zero_grad();
+  loss.backward();
+  clip_each_grad(approx_[i][j]->parameters(), opt_.grad_clip);
+  approx_opts_[i][j]->step();
+  return loss.item<double>();
+}
+
 torch::Tensor Maddpg::critic_input(int64_t i, const std::vector<torch::Tensor>& obs,
                                    const std::vector<torch::Tensor>& act) const {
-  if (opt_.local_critic) return torch::cat({obs[i], act[i]}, 1);
+  if (local_[i]) return torch::cat({obs[i], act[i]}, 1);
   std::vector<torch::Tensor> parts(obs.begin(), obs.end());
   parts.insert(parts.end(), act.begin(), act.end());
   return torch::cat(parts, 1);
@@ -234,11 +313,21 @@ void Maddpg::update(int64_t i, int64_t k, Metrics& m) {
     const float* p = sp.data_ptr<float>();
     for (int64_t q = 0; q < Bt * N_; ++q) subs[q] = int64_t(p[q]);
   }
+  // Policy inference: one step on this batch for each approximation (the paper: before updating
+  // Q_i, a gradient step on the latest samples of each agent j), then the critic's target uses
+  // the target approximations in place of the other agents' target actors.
+  if (opt_.infer_policies && !local_[i]) {
+    double loss = 0;
+    for (int64_t j = 0; j < N_; ++j)
+      if (j != i) loss += fit_approx(i, j, obs[j], acts[j]);
+    m["approx_loss"] = loss / double(N_ - 1);
+  }
   torch::Tensor y;
   {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> na(N_);
-    for (int64_t j = 0; j < N_; ++j) na[j] = act(j, nobs[j], subs, true, true);
+    for (int64_t j = 0; j < N_; ++j)
+      na[j] = infers(i, j) ? approx_act(i, j, nobs[j], true, true) : act(j, nobs[j], subs, true, true);
     y = r + opt_.gamma * (1.0 - done) * target_critics_[i](critic_input(i, nobs, na));
   }
   auto q = critics_[i](critic_input(i, obs, acts));
@@ -260,17 +349,17 @@ void Maddpg::update(int64_t i, int64_t k, Metrics& m) {
   actor_opts_[i][k]->step();
   polyak_update(*target_actors_[i][k], *actors_[i][k], opt_.tau);
   polyak_update(*target_critics_[i], *critics_[i], opt_.tau);
+  for (int64_t j = 0; j < N_; ++j)
+    if (infers(i, j)) polyak_update(*target_approx_[i][j], *approx_[i][j], opt_.tau);
   m["critic_loss"] = critic_loss.item<double>();
   m["actor_loss"] = actor_loss.item<double>();
 }
 
-Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
+MarkovRollout Maddpg::rollout(int64_t E, Rng& rng, std::vector<int64_t>& subs) {
   torch::NoGradGuard no_grad;
-  Rng rng = eval_rng_.derive("step" + std::to_string(step));
-  const int64_t E = opt_.eval_size;
   MarkovRollout rec;
   rec.states.push_back(game_->reset_eval(E, rng));
-  const std::vector<int64_t> subs = draw_subs(E, rng);
+  subs = draw_subs(E, rng);
   rec.returns = torch::zeros({E, N_});
   int64_t F = 1, L = 1;
   for (int64_t i = 0; i < N_; ++i) F = std::max(F, spec_[i].action_factors), L = std::max(L, spec_[i].msg_len);
@@ -299,9 +388,23 @@ Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
     rec.states.push_back(game_->step_soft(actions, messages, rng));
     rec.returns += rec.states.back().reward;
   }
+  return rec;
+}
+
+Metrics Maddpg::return_figures(const MarkovRollout& rec) const {
   Metrics m;
   for (int64_t i = 0; i < N_; ++i) m["reward/agent" + std::to_string(i)] = rec.returns.select(1, i).mean().item<double>();
   m["reward"] = rec.returns.select(1, 0).mean().item<double>();
+  m["reward/sum"] = rec.returns.sum(1).mean().item<double>();
+  return m;
+}
+
+Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
+  torch::NoGradGuard no_grad;
+  Rng rng = eval_rng_.derive("step" + std::to_string(step));
+  std::vector<int64_t> subs;
+  const MarkovRollout rec = rollout(opt_.eval_size, rng, subs);
+  Metrics m = return_figures(rec);
   auto probs = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes) {
     const int64_t n = obs.size(0);
     std::vector<int64_t> sub(n * N_, 0);
@@ -312,8 +415,42 @@ Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
     const AgentSpec& s = spec_[agent];
     return torch::softmax(lg.narrow(1, 0, da_[agent]).view({n, s.action_factors, s.action_values}), -1);
   };
-  for (const auto& kv : log_markov_evaluation(*game_, rec, probs, {opt_.log_rows, opt_.cic}, step, cic_rng_, log))
+  // simple_crypto's Bob and Eve answer by message: the probe's receiver distribution is their message policy.
+  auto answers = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes) {
+    const int64_t n = obs.size(0);
+    std::vector<int64_t> sub(n * N_, 0);
+    for (int64_t q = 0; q < n; ++q)
+      for (int64_t j = 0; j < N_; ++j) sub[q * N_ + j] = subs[episodes[q] * N_ + j];
+    torch::Tensor lg;
+    act(agent, obs, sub, false, false, &lg);
+    const AgentSpec& s = spec_[agent];
+    return torch::softmax(lg.narrow(1, da_[agent], dm_[agent]).view({n, s.msg_len, s.vocab_size}), -1);
+  };
+  MarkovLogOptions log_opt{opt_.log_rows, opt_.cic};
+  log_opt.answer_probs = answers;
+  for (const auto& kv : log_markov_evaluation(*game_, rec, probs, log_opt, step, cic_rng_, log))
     m[kv.first] = kv.second;
+  return m;
+}
+
+Metrics Maddpg::final_metrics(const Metrics& last_eval) {
+  Metrics m = last_eval;
+  if (opt_.final_episodes == 0) return m;
+  // The paper's protocol: further episodes after training, without learning, from their own stream.
+  torch::NoGradGuard no_grad;
+  Rng rng = eval_rng_.derive("final");
+  std::vector<int64_t> subs;
+  const MarkovRollout rec = rollout(opt_.final_episodes, rng, subs);
+  Metrics f = return_figures(rec);
+  for (const auto& [name, per_episode] : game_->episode_figures()) {  // the mean over finite values
+    double sum = 0;
+    int64_t n = 0;
+    for (double v : per_episode)
+      if (std::isfinite(v)) sum += v, ++n;
+    f[name] = n > 0 ? sum / double(n) : std::nan("");
+  }
+  for (const auto& [name, v] : f) m["final/" + name] = v;
+  m["final/episodes"] = double(opt_.final_episodes);
   return m;
 }
 
@@ -356,6 +493,13 @@ void Maddpg::save_state(state::Out& ar) {
     state::put(ar, "critic" + a, *critics_[i]);
     state::put(ar, "target_critic" + a, *target_critics_[i]);
     state::put(ar, "critic_opt" + a, *critic_opts_[i]);
+    for (int64_t j = 0; j < N_; ++j)
+      if (infers(i, j)) {
+        const std::string ij = a + "_" + std::to_string(j);
+        state::put(ar, "approx" + ij, *approx_[i][j]);
+        state::put(ar, "target_approx" + ij, *target_approx_[i][j]);
+        state::put(ar, "approx_opt" + ij, *approx_opts_[i][j]);
+      }
   }
   for (size_t r = 0; r < replays_.size(); ++r) save_replay(replays_[r], ar, "replay" + std::to_string(r));
   state::put(ar, "episode_rng", episode_rng_);
@@ -378,6 +522,13 @@ void Maddpg::load_state(state::In& ar) {
     state::get(ar, "critic" + a, *critics_[i]);
     state::get(ar, "target_critic" + a, *target_critics_[i]);
     state::get(ar, "critic_opt" + a, *critic_opts_[i]);
+    for (int64_t j = 0; j < N_; ++j)
+      if (infers(i, j)) {
+        const std::string ij = a + "_" + std::to_string(j);
+        state::get(ar, "approx" + ij, *approx_[i][j]);
+        state::get(ar, "target_approx" + ij, *target_approx_[i][j]);
+        state::get(ar, "approx_opt" + ij, *approx_opts_[i][j]);
+      }
   }
   for (size_t r = 0; r < replays_.size(); ++r) load_replay(replays_[r], ar, "replay" + std::to_string(r));
   state::get(ar, "episode_rng", episode_rng_);
@@ -396,6 +547,11 @@ std::string Maddpg::nonfinite_parameter() {
     }
     std::string bad = state::first_nonfinite(*critics_[i], "critic" + std::to_string(i));
     if (!bad.empty()) return bad;
+    for (int64_t j = 0; j < N_; ++j)
+      if (infers(i, j)) {
+        bad = state::first_nonfinite(*approx_[i][j], "approx" + std::to_string(i) + "_" + std::to_string(j));
+        if (!bad.empty()) return bad;
+      }
   }
   return "";
 }
@@ -416,7 +572,9 @@ void Maddpg::save(const std::string& path) {
 }
 
 static const bool kRegistered = AlgorithmRegistry::add(
-    {"maddpg", "MADDPG (centralised critics) / DDPG (maddpg.local_critic) with soft Gumbel-softmax actions",
+    {"maddpg",
+     "MADDPG (centralised critics) / DDPG (maddpg.local_critic; per side: maddpg.good, maddpg.adversary) with soft "
+     "Gumbel-softmax actions",
      Maddpg::option_set(),
      [](const Config& cfg, std::shared_ptr<Env> env, Rng rng) -> std::unique_ptr<Algorithm> {
        auto game = markov_game_for(env, cfg, "maddpg");
@@ -426,6 +584,6 @@ static const bool kRegistered = AlgorithmRegistry::add(
              "a Markov game, or a signaling game of vector observations played through the adapter (its replay "
              "stores every observation)"},
      {"--train.steps=4", "--train.eval_every=2", "--eval.size=32", "--eval.log_rows=16", "--maddpg.envs=4", "--maddpg.hidden=16", "--maddpg.batch=16",
-      "--maddpg.learning_starts=16", "--maddpg.update_every=4", "--maddpg.replay=1000"}});
+      "--maddpg.learning_starts=16", "--maddpg.update_every=4", "--maddpg.replay=1000", "--eval.final_episodes=16"}});
 
 }  // namespace emcomm

@@ -88,6 +88,15 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
       if (acts[u][b * N + i]) return u;
     return -1;
   };
+  // A receiver that answers by message (MarkovGame::answers_by_message) "acts" when it speaks.
+  std::vector<uint8_t> answers(N);
+  bool any_answers = false;
+  for (int64_t i = 0; i < N; ++i) answers[i] = spec[i].vocab_size > 0 && game.answers_by_message(i), any_answers |= answers[i];
+  auto answer_step = [&](int64_t b, int64_t i, int64_t from) -> int64_t {
+    for (int64_t u = from; u < T; ++u)
+      if (speaks[u][b * N + i]) return u;
+    return -1;
+  };
   std::vector<RowRef> rows;
   for (int64_t b = 0; b < E; ++b)
     for (int64_t t = 0; t < T; ++t)
@@ -95,7 +104,7 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
         if (!speaks[t][b * N + j] || spec[j].vocab_size == 0) continue;
         for (int64_t i = 0; i < N; ++i) {
           if (!game.hears(i, j)) continue;
-          const int64_t u = act_step(b, i, t + 1);
+          const int64_t u = answers[i] ? answer_step(b, i, t + 1) : act_step(b, i, t + 1);
           if (u >= 0) rows.push_back({b, t, j, i, u});
         }
       }
@@ -108,6 +117,10 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
   for (int64_t t = 0; t < T; ++t) act_t[t] = r.actions[t].contiguous(), msg_t[t] = r.messages[t].contiguous();
   const int64_t F = r.actions[0].size(2), LM = r.messages[0].size(2);
   EMCOMM_CHECK(F >= W && LM >= L, "rollout actions/messages narrower than the agents' specs");
+  auto answer_of = [&](int64_t b, int64_t i, int64_t u, std::vector<int32_t>& out) {  // its first W symbols
+    const int64_t* p = msg_t[u].data_ptr<int64_t>() + (b * N + i) * LM;
+    for (int64_t f = 0; f < W; ++f) out.push_back(f < spec[i].msg_len ? int32_t(p[f]) : -1);
+  };
   auto action_of = [&](int64_t b, int64_t i, int64_t u, std::vector<int32_t>& out) {
     const int64_t Fi = spec[i].action_factors;
     const int64_t* p = act_t[std::max<int64_t>(u, 0)].data_ptr<int64_t>() + (b * N + i) * F;
@@ -133,8 +146,10 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
     const int64_t su = act_step(row.b, row.sender, row.t);
     sender_acts = sender_acts || (su >= 0 && spec[row.sender].action_factors > 0);
     action_of(row.b, row.sender, su, all.sender_action);
-    action_of(row.b, row.receiver, row.t_recv, all.receiver_action);
+    if (answers[row.receiver]) answer_of(row.b, row.receiver, row.t_recv, all.receiver_action);
+    else action_of(row.b, row.receiver, row.t_recv, all.receiver_action);
     all.reward.push_back(ret_p[row.b * N + row.sender]);
+    all.target.push_back(int32_t(game.meaning(row.b)));
   }
 
   // Figures over every row (pooled over the speakers), then per speaking agent j (its own rows:
@@ -194,6 +209,21 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
         }
       if (!ids.empty()) figures(ids, "/agent" + std::to_string(j), acts);
     }
+    // Receivers that answer by message (several may hear one speaker: crypto's Bob and Eve): the
+    // information each one's answers carry about what it heard, ic/receiver<i>.
+    for (int64_t i = 0; i < N; ++i) {
+      if (!answers[i]) continue;
+      std::vector<int32_t> msg, len, ra;
+      for (int64_t k = 0; k < R; ++k)
+        if (rows[k].receiver == i) {
+          msg.insert(msg.end(), all.message.begin() + k * L, all.message.begin() + (k + 1) * L);
+          len.push_back(all.length[k]);
+          ra.insert(ra.end(), all.receiver_action.begin() + k * W, all.receiver_action.begin() + (k + 1) * W);
+        }
+      if (!len.empty())
+        m["ic/receiver" + std::to_string(i)] =
+            mutual_information(messages_as_symbols(int_table(msg, L), len), rows_as_symbols(int_table(ra, W)));
+    }
   }
 
   // CIC probe of the first P rows: the sender's message policy at its speaking state, the
@@ -206,6 +236,15 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
     if (spec[rows[k].sender].vocab_size != V || spec[rows[k].sender].msg_len != Lc) P = 0;
   for (int64_t k = 0; k < P; ++k)
     if (!r.message_logits[rows[k].t][rows[k].sender].defined()) P = 0;
+  // Receivers that answer by message need the learner's answer_probs, all of one vocabulary (one
+  // table shape); a mix of acting and answering receivers gets no probe.
+  if (P > 0 && any_answers) {
+    const bool first = answers[rows[0].receiver];
+    for (int64_t k = 0; k < P; ++k)
+      if (answers[rows[k].receiver] != first || (first && spec[rows[k].receiver].vocab_size != spec[rows[0].receiver].vocab_size))
+        P = 0;
+    if (first && !opt.answer_probs) P = 0;
+  }
   const bool due = opt.cic.due(step) && logged > 0 && P > 0;
   const int64_t block_rows = due ? opt.cic.probed_rows(logged) : 0;
   CicTables tables;
@@ -244,7 +283,7 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
         for (int64_t q : qs) ob.push_back(obs_rows[ids[q]]), episodes.push_back(rows[ids[q]].b);
         auto obs = game.impose_message(key.first, key.second, torch::stack(ob), symbols.index_select(0, pos));
         if (matrix) obs = matrix->probe_observation(obs);  // env.cic_reply: the reference's empty reply slot
-        auto p = probs(key.first, obs, episodes);  // [n_g, F, K]
+        auto p = answers[key.first] ? opt.answer_probs(key.first, obs, episodes) : probs(key.first, obs, episodes);  // [n_g, F, K]
         if (p.size(1) == 1) p = p.squeeze(1);
         if (!out.defined()) {
           auto shape = p.sizes().vec();
@@ -285,6 +324,13 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
         if (rows[k].sender == j) ks.push_back(k);
       if (!ks.empty()) m["cic/sender" + std::to_string(j)] = cic_of(ks, pm.data_ptr<float>());
     }
+    for (int64_t i = 0; i < N; ++i) {
+      if (!answers[i]) continue;
+      std::vector<int64_t> ks;
+      for (int64_t k = 0; k < P; ++k)
+        if (rows[k].receiver == i) ks.push_back(k);
+      if (!ks.empty()) m["cic/receiver" + std::to_string(i)] = cic_of(ks, pm.data_ptr<float>());
+    }
   }
 
   if (logged > 0) {
@@ -302,7 +348,7 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
     b.length = head(all.length, logged);
     b.sender_action = head(all.sender_action, logged * W);
     b.receiver_action = head(all.receiver_action, logged * W);
-    b.target.assign(logged, -1);
+    b.target = head(all.target, logged);
     b.reward = head(all.reward, logged);
     if (due) {
       CicTables t;

@@ -6,7 +6,13 @@
 // agent i that hears j (MarkovGame::hears), a row when i acts at some step u > t (the first such
 // u gives receiver_action); messages never followed by the hearer's action are not rows.
 // message = the sender's symbols (-1 past its msg_len), sender_action = the sender's action at
-// its first acting step >= t (-1 when it never acts), reward = the sender's episode return.
+// its first acting step >= t (-1 when it never acts), reward = the sender's episode return,
+// target = MarkovGame::meaning of the episode (-1 when the game gives none).
+// A receiver that answers by message (MarkovGame::answers_by_message: simple_crypto's Bob and
+// Eve) has a row when it speaks at some u > t, with its symbols at the first such u as the
+// receiver_action (rows Alice -> Bob and Alice -> Eve); the CIC probe takes its answer's
+// distribution from MarkovLogOptions::answer_probs, and such receivers get their own
+// ic/receiver<i> and cic/receiver<i>.
 // Actions are one column when every agent has at most one action factor, else [N, F].
 //
 // Figures: messages_per_episode, entropy, ic, mi_floor, and when some sender acts sc and ci_action (a
@@ -55,6 +61,7 @@ using ActionProbs =
     std::function<torch::Tensor(int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes)>;
 
 struct MarkovLogOptions {
+  MarkovLogOptions(int64_t rows = 100, CicProbeOptions probe = {}) : log_rows(rows), cic(probe) {}
   int64_t log_rows = 100;  // eval.log_rows
   CicProbeOptions cic;
   // Episodes per estimate of the row figures (entropy, sc, ic, ci_action and mi_floor, pooled and
@@ -62,6 +69,10 @@ struct MarkovLogOptions {
   // (the episodes past the last full chunk are left out); 0 (or >= the episodes): one estimate
   // over every row. The Pitfalls protocol is 64 (one training batch).
   int64_t mi_batch = 0;
+  // The message distribution [n, L_i, V_i] of an agent that answers by message
+  // (MarkovGame::answers_by_message) at observations `obs`: the CIC probe's receiver
+  // distribution for such receivers (without it their rows get no probe).
+  ActionProbs answer_probs;
 };
 
 // The mean plug-in I(x; y) in bits of n independent pairs, x uniform over M values and y over A

@@ -89,6 +89,14 @@ class MarkovGame : public Env {
   // Whether `listener` hears `speaker`'s messages.
   virtual bool hears(int64_t listener, int64_t speaker) const { return listener != speaker; }
 
+  // Agents whose answer to what they hear is a message, not an env action (simple_crypto's Bob and
+  // Eve guess the goal by what they say): evaluation rows take that message as the receiver's
+  // action. Default: none.
+  virtual bool answers_by_message(int64_t agent) const { return false; }
+  // What the speakers' messages should convey in episode b of the last reset (the rows' target;
+  // simple_crypto: the goal), or -1 when the game does not say. Default: -1.
+  virtual int64_t meaning(int64_t episode) const { return -1; }
+
   // Teams of mixed cooperative-competitive games: whether agent i plays on the adversary side (a
   // trainer may give each side its own algorithm). Default: nobody is.
   virtual bool is_adversary(int64_t agent) const { return false; }

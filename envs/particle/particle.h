@@ -63,6 +63,9 @@ class ParticleWorld : public MarkovGame {
   torch::Tensor impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
                                const torch::Tensor& symbols) const override;
   bool hears(int64_t listener, int64_t speaker) const override;
+  // simple_crypto: Bob and Eve answer Alice by their guesses; the meaning of an episode is the goal.
+  bool answers_by_message(int64_t agent) const override { return opt_.scenario == Scenario::Crypto && agent != 2; }
+  int64_t meaning(int64_t b) const override { return opt_.scenario == Scenario::Crypto ? goal_[b * N_] : -1; }
   bool is_adversary(int64_t agent) const override { return adversary_[agent] != 0; }
   bool shared_reward() const override { return shared_; }
   // Per-episode figures (see MarkovGame::episode_figures; definitions in docs/particle-maddpg.md):

@@ -6,6 +6,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "algorithms/maddpg.h"
+#include "core/errors.h"
 #include "core/run_file.h"
 #include "envs/matrix/matrix.h"
 #include "envs/particle/particle.h"
@@ -131,5 +132,96 @@ TEST_CASE("maddpg: ensembles, local critics, the reference scenario and matrix g
     auto e = m.evaluate(20, log.writer);
     CHECK(std::isfinite(e.at("reward")));
     CHECK(e.count("cic") == 1);
+  }
+}
+
+namespace {
+
+std::shared_ptr<ParticleWorld> world(ParticleWorld::Scenario s) {
+  ParticleWorld::Options w;
+  w.scenario = s;
+  return std::make_shared<ParticleWorld>(w);
+}
+
+// Random observations and soft actions of every agent of `game`, batch 6.
+void random_inputs(const MarkovGame& game, std::vector<torch::Tensor>& obs, std::vector<torch::Tensor>& act) {
+  torch::manual_seed(5);
+  obs.clear(), act.clear();
+  for (int64_t i = 0; i < game.num_agents(); ++i) {
+    const AgentSpec s = game.agent_spec(i);
+    obs.push_back(torch::randn({6, s.obs_dim}));
+    const int64_t d = s.action_factors * s.action_values + (s.vocab_size > 0 ? s.msg_len * s.vocab_size : 0);
+    act.push_back(torch::softmax(torch::randn({6, d}), 1));
+  }
+}
+
+// Whether critic i's value moves when agent j's observation (what = 0) or action (what = 1) changes.
+bool critic_depends_on(Maddpg& m, int64_t i, int64_t j, int what, const std::vector<torch::Tensor>& obs,
+                       const std::vector<torch::Tensor>& act) {
+  torch::NoGradGuard g;
+  auto o2 = obs, a2 = act;
+  if (what == 0) o2[j] = obs[j] + 1.0;
+  else a2[j] = act[j].flip({1});
+  return !torch::allclose(m.critic_value(i, obs, act), m.critic_value(i, o2, a2));
+}
+
+}  // namespace
+
+TEST_CASE("maddpg: teams give each side a global (maddpg) or local (ddpg) critic", "[maddpg]") {
+  auto o = small();
+  auto game = world(ParticleWorld::Scenario::Adversary);  // 0 = adversary (obs 8), 1-2 good (obs 10); 5 moves each
+  std::vector<torch::Tensor> obs, act;
+  random_inputs(*game, obs, act);
+  auto everything = torch::cat({obs[0], obs[1], obs[2], act[0], act[1], act[2]}, 1);
+  SECTION("MADDPG good agents vs a DDPG adversary") {
+    o.adversary_local = true;
+    Maddpg m(o, game, Rng(1));
+    CHECK(m.critic_is_local(0));
+    CHECK_FALSE(m.critic_is_local(1));
+    CHECK_FALSE(m.critic_is_local(2));
+    CHECK(torch::equal(m.critic_input(0, obs, act), torch::cat({obs[0], act[0]}, 1)));
+    CHECK(torch::equal(m.critic_input(1, obs, act), everything));
+    CHECK(torch::equal(m.critic_input(2, obs, act), everything));
+    for (int what = 0; what < 2; ++what) {
+      CHECK(critic_depends_on(m, 0, 0, what, obs, act));
+      CHECK_FALSE(critic_depends_on(m, 0, 1, what, obs, act));
+      CHECK_FALSE(critic_depends_on(m, 0, 2, what, obs, act));
+      for (int64_t j = 0; j < 3; ++j) CHECK(critic_depends_on(m, 1, j, what, obs, act));
+    }
+    for (int s = 1; s <= 3; ++s) m.train_step(s);  // trains with the mixed input widths
+    CHECK(m.updates() > 0);
+  }
+  SECTION("DDPG good agents vs a MADDPG adversary") {
+    o.good_local = true;
+    Maddpg m(o, game, Rng(1));
+    CHECK_FALSE(m.critic_is_local(0));
+    CHECK(torch::equal(m.critic_input(0, obs, act), everything));
+    for (int64_t i = 1; i < 3; ++i) {
+      CHECK(m.critic_is_local(i));
+      CHECK(torch::equal(m.critic_input(i, obs, act), torch::cat({obs[i], act[i]}, 1)));
+      for (int what = 0; what < 2; ++what)
+        for (int64_t j = 0; j < 3; ++j) CHECK(critic_depends_on(m, i, j, what, obs, act) == (j == i));
+    }
+  }
+  SECTION("maddpg.local_critic makes every critic local") {
+    o.local_critic = true;
+    Maddpg m(o, game, Rng(1));
+    for (int64_t i = 0; i < 3; ++i) CHECK(m.critic_is_local(i));
+  }
+  SECTION("the default is MADDPG on both sides") {
+    Maddpg m(o, game, Rng(1));
+    for (int64_t i = 0; i < 3; ++i) CHECK(torch::equal(m.critic_input(i, obs, act), everything));
+  }
+  SECTION("predator-prey: the predators are the adversaries") {
+    o.adversary_local = true;
+    Maddpg m(o, world(ParticleWorld::Scenario::Tag), Rng(1));
+    for (int64_t i = 0; i < 3; ++i) CHECK(m.critic_is_local(i));
+    CHECK_FALSE(m.critic_is_local(3));
+  }
+  SECTION("maddpg.adversary is refused on a game without adversaries") {
+    o.adversary_given = true;
+    CHECK_THROWS_AS(Maddpg(o, sl_world(), Rng(1)), UserError);
+    CHECK_THROWS_WITH(Maddpg(o, world(ParticleWorld::Scenario::Spread), Rng(1)), Catch::Contains("maddpg.adversary"));
+    CHECK_NOTHROW(Maddpg(o, game, Rng(1)));
   }
 }

@@ -62,3 +62,46 @@ TEST_CASE("maddpg e2e: option errors name the option", "[e2e][maddpg]") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Catch::Contains("env.dim_c"));
 }
+
+TEST_CASE("maddpg e2e: team options are refused where they do not apply", "[e2e][maddpg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/particle_speaker_listener_maddpg.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") + "' --maddpg.adversary=ddpg");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("maddpg.adversary applies only to games with adversaries"));
+  r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run2") + "' --maddpg.local_critic=true --maddpg.good=ddpg");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("maddpg.local_critic"));
+  r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run3") + "' --maddpg.good=ddgp");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("maddpg.good"));
+}
+
+TEST_CASE("maddpg e2e: a short simple_crypto run logs Alice -> Eve / Bob rows and the final evaluation",
+          "[e2e][maddpg]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/particle_simple_crypto_maddpg_vs_ddpg.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") +
+                            "' --train.steps=3 --train.eval_every=3 --maddpg.envs=8 --maddpg.learning_starts=200 "
+                            "--maddpg.batch=64 --eval.size=50 --eval.log_rows=100 --metrics.cic_rows=100 "
+                            "--eval.final_episodes=300");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  RunReader reader(dir / "run/run.h5");
+  CHECK(reader.validate().empty());
+  auto rows = reader.interactions("eval");
+  REQUIRE(rows.rows == 100);
+  for (int64_t i = 0; i < rows.rows; ++i) {
+    CHECK(rows.sender[i] == 2);
+    CHECK(rows.receiver[i] == i % 2);
+    CHECK(rows.target[i] >= 0);
+    CHECK(rows.target[i] < 2);
+  }
+  REQUIRE(reader.cic("eval"));
+  std::ifstream in(dir / "run/summary.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  for (auto key : {"\"final/bob_success\"", "\"final/eve_success\"", "\"final/reward/sum\"", "\"final/episodes\": 300",
+                   "\"ic/receiver1\"", "\"cic/receiver0\""})
+    CHECK_THAT(ss.str(), Catch::Contains(key));
+}
