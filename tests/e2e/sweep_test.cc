@@ -51,12 +51,12 @@ TEST_CASE("sweep: mpirun -n 3 gives the results.csv of compare on the same grid"
   const std::string cfg = "'" + test::source_path("experiments/configs/lewis_s2p.ini") + "'";
   auto c = test::run_emcomm("compare " + cfg + kGrid + " --jobs 2 --out '" + (dir / "cmp") + "'");
   INFO(c.output);
-  REQUIRE(c.exit_code == 0);
+  REQUIRE(c.exit_code == 3);  // some runs failed (seed_size=1000)
   const std::string cmd = kMpirun + " --allow-run-as-root --oversubscribe -n 3 '" + EMCOMM_BIN +
                           "' sweep " + cfg + kGrid + " --out '" + (dir / "swp") + "'";
   auto [status, output] = test::run_shell(cmd);
   INFO(output);
-  REQUIRE(status == 0);
+  REQUIRE(status == 3);  // every rank exits with rank 0's code: some runs failed
   CHECK_THAT(output, Catch::Contains("over 2 worker ranks"));
   CHECK_THAT(output, Catch::Contains("(rank 1)"));
   CHECK_THAT(output, Catch::Contains("(rank 2)"));
