@@ -78,14 +78,14 @@ TEST_CASE("first hours: argument mistakes get messages that say what to type", "
   // A garbage config file: the message names it without writing raw bytes to the terminal.
   {
     std::ofstream bin(dir / "garbage.ini", std::ios::binary);
-    const char bytes[] = {'\x01', '\x02', '\xff', '\xfe', '\x1b', '[', '2', 'J', '=', '\x07', '\n', '\x00', '\x9c', '\n'};
-    bin.write(bytes, sizeof bytes);
+    bin << "abc\x01\x1b[31mred\x9c=1\n";  // a control byte, a terminal escape, invalid UTF-8
   }
   auto g = test::run_emcomm("train '" + (dir / "garbage.ini") + "'");
   INFO(g.output);
   CHECK(g.exit_code == 2);
-  CHECK_THAT(g.output, Contains("garbage.ini"));
+  CHECK_THAT(g.output, Contains("garbage.ini") && Contains("abc\\x01\\x1b[31mred\\x9c"));
   CHECK(printable(g.output));
+  for (unsigned char c : g.output) CHECK(c < 0x80);
 }
 
 TEST_CASE("first hours: every command answers --help with exit 0, and emcomm --version names the run files' version",
@@ -110,20 +110,22 @@ TEST_CASE("first hours: analyze refuses a symbol after a message's end (the -1 p
   REQUIRE(test::run_emcomm("train '" + kLewis + "' --run.out='" + (dir / "run") + "'" + kTiny).exit_code == 0);
   const std::string h5 = dir / "run/run.h5";
   REQUIRE(test::run_emcomm("analyze '" + h5 + "' --no-write").exit_code == 0);
-  // Row 0 of val keeps its 3 symbols but claims length 1: positions 1 and 2 are after its end.
-  REQUIRE(python("import h5py; f = h5py.File('" + h5 + "', 'r+'); d = f['interactions/val/length']; d[0] = 1; f.close()") == 0);
+  // The last val row (row 3 of the latest step's 4) keeps its 3 symbols but claims length 1:
+  // positions 1 and 2 are after its end.
+  REQUIRE(python("import h5py; f = h5py.File('" + h5 + "', 'r+'); d = f['interactions/val/length']; "
+                 "d[d.shape[0] - 1] = 1; f.close()") == 0);
   auto r = test::run_emcomm("analyze '" + h5 + "' --no-write");
   INFO(r.output);
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Contains("malformed rows in split 'val'") && Contains("row 0 (length 1)") &&
+  CHECK_THAT(r.output, Contains("malformed rows in split 'val'") && Contains("row 3 (length 1)") &&
                            Contains("at position 1, after the message's end (padding must be -1)"));
   // And a -1 inside a message.
-  REQUIRE(python("import h5py; f = h5py.File('" + h5 + "', 'r+'); f['interactions/val/length'][0] = 3; "
-                 "m = f['interactions/val/message']; row = m[0]; row[1] = -1; m[0] = row; f.close()") == 0);
+  REQUIRE(python("import h5py; f = h5py.File('" + h5 + "', 'r+'); d = f['interactions/val/length']; n = d.shape[0] - 1; "
+                 "d[n] = 3; m = f['interactions/val/message']; row = m[n]; row[1] = -1; m[n] = row; f.close()") == 0);
   r = test::run_emcomm("analyze '" + h5 + "' --no-write");
   INFO(r.output);
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Contains("row 0 (length 3) has symbol -1 at position 1, inside the message"));
+  CHECK_THAT(r.output, Contains("row 3 (length 3) has symbol -1 at position 1, inside the message"));
 }
 
 TEST_CASE("first hours: a dataset without concepts trains (selfplay and s2p, features and images), concept metrics null",
@@ -146,7 +148,7 @@ TEST_CASE("first hours: a dataset without concepts trains (selfplay and s2p, fea
                          << "\n[agents]\narch = gru\nhidden = 16\nembed = 8\ncnn_channels = 4\nvocab_size = 8\n"
                             "max_len = 3\n[train]\nalgorithm = " << algo << "\nbatch_size = 8\n[eval]\nsize = 5\nlog_rows = 5\n";
       const std::string run = dir / ("run-" + kind + "-" + algo);
-      std::string extra = " --train.steps=4 --train.eval_every=2";
+      std::string extra = " --train.steps=8 --train.eval_every=4";
       if (algo == "s2p") extra += " --s2p.seed_size=10 --s2p.listener_pretrain=2 --s2p.speaker_pretrain=2";
       auto r = test::run_emcomm("train '" + ini + "' --run.out='" + run + "'" + extra);
       INFO(kind << " " << algo << "\n" << r.output);
