@@ -146,7 +146,7 @@ TEST_CASE("first hours: a dataset without concepts trains (selfplay and s2p, fea
       const std::string ini = dir / "cfg.ini";
       std::ofstream(ini) << "[env]\nname = referential\ndistractors = 3\ndataset = " << data
                          << "\n[agents]\narch = gru\nhidden = 16\nembed = 8\ncnn_channels = 4\nvocab_size = 8\n"
-                            "max_len = 3\n[train]\nalgorithm = " << algo << "\nbatch_size = 8\n[eval]\nsize = 5\nlog_rows = 5\n";
+                            "max_len = 2\n[train]\nalgorithm = " << algo << "\nbatch_size = 8\n[eval]\nsize = 5\nlog_rows = 5\n";
       const std::string run = dir / ("run-" + kind + "-" + algo);
       std::string extra = " --train.steps=8 --train.eval_every=4";
       if (algo == "s2p") extra += " --s2p.seed_size=10 --s2p.listener_pretrain=2 --s2p.speaker_pretrain=2";
