@@ -25,8 +25,11 @@ InteractionBatch signal_rows(const SignalingGame& game, const SignalBatch& set, 
   b.receiver.assign(rows, receiver);
   b.message = to_int32(symbols_for_log(first(symbols), channel));
   b.length = to_int32(message_lengths(first(symbols), channel));
-  b.concept_width = int(set.concept.size(1));
-  b.concept = to_int32(first(set.concept));
+  // A dataset without concepts (bring-your-own features) logs none: concept metrics are null.
+  if (set.concept.defined() && set.concept.dim() == 2 && set.concept.size(1) > 0) {
+    b.concept_width = int(set.concept.size(1));
+    b.concept = to_int32(first(set.concept));
+  }
   b.sender_action.assign(rows, -1);  // the speaker takes no env action
   auto action = first(game.receiver_action(receiver_out));
   b.receiver_action_width = action.dim() == 2 ? int(action.size(1)) : 0;

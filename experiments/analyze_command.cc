@@ -40,7 +40,7 @@ struct Args {
   std::string path;
   std::optional<std::string> split;
   std::string step = "latest";  // latest | all | a step number
-  bool json = false, write = true;
+  bool json = false, write = true, help = false;
 };
 
 std::optional<int64_t> parse_step(const std::string& text) {
@@ -78,7 +78,10 @@ Args parse_args(const std::vector<std::string>& args) {
       a.json = true;
     } else if (arg == "--no-write") {
       a.write = false;
+    } else if (arg == "--help" || arg == "-h") {
+      a.help = true;
     } else if (auto s = value_of("--split", have_split)) {
+      if (s->empty()) throw UserError("'emcomm analyze' --split needs a split name (e.g. --split val); got an empty one");
       a.split = *s;
     } else if (auto s = value_of("--step", have_step)) {
       a.step = *s;
@@ -92,6 +95,7 @@ Args parse_args(const std::vector<std::string>& args) {
       throw UserError("'emcomm analyze' takes one run file; got a second one: '" + arg + "'");
     }
   }
+  if (a.help) return a;
   if (a.path.empty()) throw UserError(std::string("'emcomm analyze' needs a run file\n") + kUsage);
   return a;
 }
@@ -154,6 +158,27 @@ std::optional<double> mean_cic(const CicBlock& c, int64_t rows) {
 }
 
 std::vector<std::optional<double>> compute(const InteractionBatch& b, const std::optional<CicBlock>& cic);
+
+// The padding rule of docs/hdf5-format.md: a row of length n holds n symbols >= 0, then -1 up
+// to the width L. Returns the first violation, "" when every row keeps it.
+std::string padding_problem(const InteractionBatch& b) {
+  const int64_t L = b.msg_len;
+  for (int64_t r = 0; r < b.rows; ++r) {
+    const int64_t n = b.length[r];
+    if (n < 0 || n > L)
+      return "row " + std::to_string(r) + " has length " + std::to_string(n) + ", outside 0.." + std::to_string(L);
+    for (int64_t p = 0; p < L; ++p) {
+      const int32_t sym = b.message[r * L + p];
+      if (p < n && sym < 0)
+        return "row " + std::to_string(r) + " (length " + std::to_string(n) + ") has symbol " + std::to_string(sym) +
+               " at position " + std::to_string(p) + ", inside the message (symbols are >= 0)";
+      if (p >= n && sym != -1)
+        return "row " + std::to_string(r) + " (length " + std::to_string(n) + ") has symbol " + std::to_string(sym) +
+               " at position " + std::to_string(p) + ", after the message's end (padding must be -1)";
+    }
+  }
+  return "";
+}
 
 // Per speaking agent of a Markov game: its own rows' entropy, sc, ic, ci_action.
 std::vector<std::pair<std::string, std::optional<double>>> compute_per_agent(const InteractionBatch& b) {
@@ -263,6 +288,9 @@ std::vector<SplitResults> analyze(const Args& args) {
       sr.results.push_back({split, std::nullopt, 0, std::vector<std::optional<double>>(kMetricNames.size()), {}});
     for (const auto& blk : blocks) {
       const InteractionBatch rows = reader.interactions(split, blk.first, blk.count);
+      if (const std::string bad = padding_problem(rows); !bad.empty())
+        throw UserError("run file '" + args.path + "' has malformed rows in split '" + split + "' at step " +
+                        std::to_string(blk.step) + ": " + bad);
       const std::optional<CicBlock> cic = reader.cic(split, blk.first, blk.count);
       try {
         sr.results.push_back({split, blk.step, blk.count, compute(rows, cic), {}});
@@ -447,6 +475,10 @@ int analyze_command(const std::vector<std::string>& args) {
     return 0;
   }
   const Args a = parse_args(args);
+  if (a.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   const std::vector<SplitResults> results = analyze(a);  // the reader is closed here
   if (a.write) {
     try {

@@ -89,6 +89,11 @@ int bench_command(const std::vector<std::string>& args) {
   double seconds = 2.0;
   int threads = 1;
   std::vector<std::string> only;
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::printf("%s\nMeasures the throughput of each workload; see docs/PERFORMANCE.md.\n", kBenchUsage);
+      return 0;
+    }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](const std::string& flag) -> std::string {

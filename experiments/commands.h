@@ -11,6 +11,8 @@
 
 namespace emcomm {
 
+// The version recorded in every run file (emcomm_version) and printed by `emcomm --version`.
+constexpr const char* kEmcommVersion = "0.1.0";
 
 // What main() prints for an exception that ends a command, and the exit code: a UserError
 // "emcomm: error: ..." (2); a LibTorch error "emcomm: internal error: <its message without the

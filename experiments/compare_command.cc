@@ -9,6 +9,7 @@
 namespace emcomm {
 
 int compare_command(const std::vector<std::string>& args) {
+  if (grid_help("compare", args)) return 0;
   Grid g = parse_grid("compare", args);
   std::filesystem::create_directories(g.out);
   run_local_pool(g);

@@ -2,8 +2,13 @@
 #include "experiments/grid.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 
 #include <algorithm>
 #include <stdexcept>
@@ -15,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "algorithms/trainer.h"
 #include "core/errors.h"
 #include "experiments/commands.h"
 
@@ -65,6 +71,89 @@ std::map<std::string, double> read_final(const fs::path& summary) {
   return out;
 }
 
+// The options of a resolved config that decide a run's results: all but its directory and
+// those a resumed run may change (train_command.cc).
+std::map<std::string, std::string> result_config(const Config& cfg) {
+  auto v = cfg.values();
+  for (const char* k : {"run.out", "run.stop_after", "run.checkpoint_every", "run.checkpoint_keep"}) v.erase(k);
+  return v;
+}
+
+bool holds_run(const fs::path& dir) {
+  for (const char* f : {"run.h5", "config.ini", "summary.json", "checkpoints"})
+    if (fs::exists(dir / f)) return true;
+  return false;
+}
+
+// "a=1 here, 2 there" for the first few options where two resolved configs differ.
+std::string config_difference(const std::map<std::string, std::string>& want,
+                              const std::map<std::string, std::string>& have) {
+  std::set<std::string> keys;
+  for (const auto& kv : want) keys.insert(kv.first);
+  for (const auto& kv : have) keys.insert(kv.first);
+  std::string out;
+  int n = 0;
+  for (const auto& k : keys) {
+    auto a = want.find(k), b = have.find(k);
+    const std::string va = a == want.end() ? "(unset)" : a->second, vb = b == have.end() ? "(unset)" : b->second;
+    if (va == vb) continue;
+    if (++n > 3) {
+      out += ", ...";
+      break;
+    }
+    out += (out.empty() ? "" : ", ") + k + "=" + vb + " there, " + va + " here";
+  }
+  return out;
+}
+
+// Without --overwrite: what to do with each run's directory. A finished run of the same
+// config is kept, an unfinished one resumed from its checkpoint, one that ended before its
+// first checkpoint trained again; a directory holding a run of another config is refused.
+void plan_reruns(std::vector<GridRun>& runs, const ConfigSchema& schema, const std::string& command) {
+  std::string clashes;
+  int n_clash = 0;
+  for (auto& r : runs) {
+    r.plan = GridPlan::Fresh;
+    if (!fs::exists(r.dir)) continue;
+    if (!fs::is_directory(r.dir)) {
+      if (n_clash++ < 3) clashes += "\n  " + r.dir.string() + " exists and is not a directory";
+      continue;
+    }
+    if (!holds_run(r.dir)) continue;
+    if (!fs::is_regular_file(r.dir / "config.ini")) {
+      r.plan = GridPlan::Redo;  // ended before its config was written
+      continue;
+    }
+    std::map<std::string, std::string> have;
+    try {
+      have = result_config(resolve_config(schema, (r.dir / "config.ini").string(), {}));
+    } catch (const UserError& e) {
+      if (n_clash++ < 3) clashes += "\n  " + r.dir.string() + ": its config.ini does not load: " + e.what();
+      continue;
+    }
+    if (have != r.config) {
+      if (n_clash++ < 3) clashes += "\n  " + r.dir.string() + " holds a run of another config: " + config_difference(r.config, have);
+      continue;
+    }
+    if (fs::is_regular_file(r.dir / "summary.json")) {
+      try {
+        r.final = read_final(r.dir / "summary.json");
+        r.plan = GridPlan::Reuse;
+        r.ok = true;
+        r.status = "ok";
+        continue;
+      } catch (const std::runtime_error&) {
+        // a damaged summary: continue or redo the run below
+      }
+    }
+    r.plan = Trainer::checkpoints((r.dir / "checkpoints").string()).empty() ? GridPlan::Redo : GridPlan::Resume;
+  }
+  if (n_clash > 0)
+    throw UserError(std::to_string(n_clash) + " run director" + (n_clash == 1 ? "y" : "ies") + " of this " + command +
+                    " hold something else:" + clashes +
+                    "\npass --overwrite to train every run again, or choose another --out");
+}
+
 std::string last_line(const fs::path& log) {
   std::istringstream in(read_text(log));
   std::string line, last;
@@ -97,11 +186,23 @@ std::string number(double v, int precision = 6) {
 
 }  // namespace
 
-pid_t spawn_logged(const std::vector<std::string>& argv, const fs::path& log) {
+pid_t spawn_logged(const std::vector<std::string>& argv, const fs::path& log, bool append) {
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    // Its own process group: a terminal's Ctrl-C reaches the grid only, which passes it on
+    // once (twice would kill the run before its checkpoint). SIGTERM if the grid dies.
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGCHLD, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
@@ -124,15 +225,34 @@ static std::string self_exe() {
   return p.string();
 }
 
+std::string grid_usage(const std::string& command) {
+  return "usage: emcomm " + command + " CONFIG.ini --vary key=v1,v2[,...] [--vary ...] --seeds N [--jobs J] [--out DIR] "
+         "[--plot] [--overwrite | --resume] [--section.key=value ...]";
+}
+
+bool grid_help(const std::string& command, const std::vector<std::string>& args) {
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::printf("%s\n"
+                  "Every combination of the varied values x seeds 1..N, each an 'emcomm train' run in DIR/<variant>-seed<k>/\n"
+                  "(default DIR: runs/%s-<config name>), then DIR/results.csv and DIR/summary.md (mean +- 95 %% CI).\n"
+                  "A rerun keeps finished runs and resumes interrupted ones; --overwrite trains every run again.\n"
+                  "SIGINT/SIGTERM stop every run with a checkpoint and write the tables (exit 130/143).\n"
+                  "Exit codes: 0 every run finished, 2 bad arguments, 3 some run failed or did not finish.\n"
+                  "See README.md, 'Comparing variants', and docs/scale-out.md.\n",
+                  grid_usage(command).c_str(), command.c_str());
+      return true;
+    }
+  return false;
+}
+
 Grid parse_grid(const std::string& command, const std::vector<std::string>& args) {
-  const std::string usage =
-      "usage: emcomm " + command + " CONFIG.ini --vary key=v1,v2[,...] [--vary ...] --seeds N [--jobs J] [--out DIR] "
-      "[--plot] [--overwrite] [--section.key=value ...]";
+  const std::string usage = grid_usage(command);
   std::string config_path, out_arg;
   std::vector<GridVary> varies;
   std::vector<std::string> overrides;
   int64_t seeds = 0, jobs = 1;
-  bool plot = false, overwrite = false;
+  bool plot = false, overwrite = false, resume = false;
   auto value_of = [&](size_t& i, const std::string& flag) -> std::string {
     const std::string& a = args[i];
     if (a.size() > flag.size() && a[flag.size()] == '=') return a.substr(flag.size() + 1);
@@ -170,8 +290,14 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
       plot = true;
     } else if (a == "--overwrite") {
       overwrite = true;
+    } else if (a == "--resume") {
+      resume = true;  // the default; said explicitly
     } else if (a.rfind("--", 0) == 0) {
       overrides.push_back(a);
+    } else if (!overrides.empty() && overrides.back().find('=') == std::string::npos && i > 0 &&
+               args[i - 1] == overrides.back()) {
+      throw UserError("options take their value after '=': write " + overrides.back() + "=" + a + " (got '" +
+                      overrides.back() + " " + a + "')");
     } else if (config_path.empty()) {
       config_path = a;
     } else {
@@ -179,11 +305,34 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
     }
   }
   if (config_path.empty()) throw UserError(usage);
+  if (resume && overwrite)
+    throw UserError("--resume and --overwrite exclude each other: --resume keeps finished runs and continues the others, "
+                    "--overwrite trains every run again");
+  if (fs::is_directory(config_path))
+    throw UserError("config file '" + config_path + "' is a directory; give a config file (e.g. experiments/configs/*.ini)");
   if (!fs::is_regular_file(config_path)) throw UserError("config file '" + config_path + "' does not exist");
   if (seeds == 0) throw UserError(std::string("--seeds N is required; ") + usage);
   for (const auto& v : varies)
     for (const auto& o : overrides)
       if (o.rfind("--" + v.key + "=", 0) == 0) throw UserError("option " + v.key + " is both varied and overridden");
+  // The grid sets run.seed (1..N) and run.out (DIR/<variant>-seed<k>) itself; anything else
+  // would make the table's seeds or directories not the runs'.
+  for (const auto& v : varies) {
+    if (v.key == "run.seed")
+      throw UserError("--vary run.seed: the seeds are set by --seeds N (runs use seeds 1..N); vary other options");
+    if (v.key == "run.out")
+      throw UserError("--vary run.out: every run has its own directory DIR/<variant>-seed<k>; set DIR with --out");
+    std::set<std::string> seen;
+    for (const auto& x : v.values)
+      if (!seen.insert(x).second)
+        throw UserError("--vary " + v.key + ": value '" + x + "' given twice; each variant must be distinct");
+  }
+  for (const auto& o : overrides) {
+    if (o.rfind("--run.seed=", 0) == 0 || o == "--run.seed")
+      throw UserError("option run.seed cannot be set for a grid: --seeds N runs seeds 1..N (got '" + o + "')");
+    if (o.rfind("--run.out=", 0) == 0 || o == "--run.out")
+      throw UserError("option run.out cannot be set for a grid: every run writes DIR/<variant>-seed<k>; set DIR with --out (got '" + o + "')");
+  }
 
   // The grid: every combination of varied values, each with seeds 1..N.
   std::vector<GridRun> runs;
@@ -199,15 +348,23 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
     combos = next;
   }
   fs::path out = out_arg.empty() ? fs::path("runs") / (command + "-" + fs::path(config_path).stem().string()) : fs::path(out_arg);
+  out = fs::absolute(out).lexically_normal();
   const ConfigSchema schema = build_schema();
+  std::map<std::string, std::string> dir_variant;  // directory name -> the variant that uses it
   for (const auto& c : combos) {
-    std::string variant;
+    std::string variant, label;
     std::vector<std::string> run_overrides = overrides;
     for (size_t k = 0; k < varies.size(); ++k) {
       variant += (variant.empty() ? "" : "_") + sanitize(varies[k].key + "-" + c[k]);
+      label += (label.empty() ? "" : ", ") + varies[k].key + "=" + c[k];
       run_overrides.push_back("--" + varies[k].key + "=" + c[k]);
     }
     if (variant.empty()) variant = "base";
+    if (label.empty()) label = "base";
+    auto [it, fresh] = dir_variant.emplace(variant, label);
+    if (!fresh)
+      throw UserError("--vary: variants '" + it->second + "' and '" + label + "' would share the run directory '" +
+                      variant + "-seed<k>'; give values that differ in letters, digits, '.', '-' or '_'");
     for (int64_t s = 1; s <= seeds; ++s) {
       GridRun r;
       r.values = c;
@@ -217,12 +374,22 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
       r.log = out / (r.name + ".log");
       auto o = run_overrides;
       o.push_back("--run.seed=" + std::to_string(s));
-      resolve_config(schema, config_path, o);  // bad keys or values: exit 2 before anything runs
+      o.push_back("--run.out=" + r.dir.string());
+      // Bad keys or values: exit 2 before anything runs.
+      r.config = result_config(resolve_config(schema, config_path, o));
       runs.push_back(r);
     }
   }
-  if (fs::exists(out / "results.csv") && !overwrite)
-    throw UserError(command + " directory '" + out.string() + "' already holds results; pass --overwrite or choose --out");
+  // Two variants that resolve to the same config (env.comm=turns,turns; 3,03) would be one
+  // run shown as two.
+  for (size_t a = 0; a < runs.size(); ++a)
+    for (size_t b = a + 1; b < runs.size(); ++b)
+      if (runs[a].seed == runs[b].seed && runs[a].config == runs[b].config)
+        throw UserError("--vary: runs '" + runs[a].name + "' and '" + runs[b].name +
+                        "' resolve to the same config, so they would be one run counted twice; give distinct values");
+  if (!overwrite) plan_reruns(runs, schema, command);
+  else
+    for (auto& r : runs) r.plan = GridPlan::Redo;
   Grid g;
   g.command = command;
   g.config_path = config_path;
@@ -240,8 +407,16 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
 
 std::vector<std::string> grid_train_argv(const Grid& g, size_t i, const std::string& exe) {
   const GridRun& r = g.runs[i];
-  std::vector<std::string> argv = {exe, "train", g.config_path, "--overwrite", "--run.out=" + r.dir.string(),
+  if (r.plan == GridPlan::Resume) {
+    std::vector<std::string> argv = {exe, "train", "--resume", r.dir.string()};
+    for (const auto& o : g.overrides)
+      for (const char* k : {"--run.stop_after=", "--run.checkpoint_every=", "--run.checkpoint_keep="})
+        if (o.rfind(k, 0) == 0) argv.push_back(o);
+    return argv;
+  }
+  std::vector<std::string> argv = {exe, "train", g.config_path, "--run.out=" + r.dir.string(),
                                    "--run.seed=" + std::to_string(r.seed)};
+  if (r.plan == GridPlan::Redo) argv.push_back("--overwrite");
   argv.insert(argv.end(), g.overrides.begin(), g.overrides.end());
   for (size_t k = 0; k < g.varies.size(); ++k) argv.push_back("--" + g.varies[k].key + "=" + r.values[k]);
   return argv;
@@ -255,22 +430,109 @@ void record_run_end(Grid& g, size_t i, int status) {
     try {
       r.final = read_final(r.dir / "summary.json");
       r.ok = true;
+      r.status = "ok";
+      r.error.clear();
       return;
     } catch (const std::runtime_error& e) {
       summary_problem = e.what();
     }
   }
   r.ok = false;
+  r.final.clear();
   r.error = summary_problem.empty() ? last_line(r.log) : summary_problem;
+  const bool by_signal = WIFSIGNALED(status) || (WIFEXITED(status) && (WEXITSTATUS(status) == 128 + SIGINT ||
+                                                                        WEXITSTATUS(status) == 128 + SIGTERM));
+  if (by_signal) r.status = "interrupted";
+  else if (exited_ok && summary_problem.empty()) r.status = "stopped";  // run.stop_after: resumable
+  else r.status = "failed";
   if (r.error.empty())
     r.error = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
                                   : "exit code " + std::to_string(WEXITSTATUS(status));
 }
 
+void mark_not_run(Grid& g, const std::vector<bool>& started) {
+  for (size_t i = 0; i < g.runs.size(); ++i)
+    if (!started[i] && g.runs[i].plan != GridPlan::Reuse) {
+      g.runs[i].ok = false;
+      g.runs[i].status = "not run";
+      g.runs[i].error = std::string("not started: ") + g.command + " was stopped by " +
+                        (g.stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+}
+
+namespace {
+
+volatile std::sig_atomic_t g_grid_signal = 0;
+volatile std::sig_atomic_t g_grid_signals = 0;
+void on_grid_signal(int sig) {
+  if (g_grid_signal == 0) g_grid_signal = sig;
+  g_grid_signals = g_grid_signals + 1;
+}
+void on_child_end(int) {}
+
+sigset_t g_old_mask;
+struct sigaction g_old_int, g_old_term, g_old_chld;
+bool g_blocked = false;
+
+}  // namespace
+
+GridSignals::GridSignals(bool block) {
+  g_grid_signal = 0;
+  g_grid_signals = 0;
+  struct sigaction sa {};
+  sa.sa_handler = on_grid_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // waits are sigsuspend/usleep, which a signal always interrupts
+  sigaction(SIGINT, &sa, &g_old_int);
+  sigaction(SIGTERM, &sa, &g_old_term);
+  struct sigaction chld {};
+  chld.sa_handler = on_child_end;
+  sigemptyset(&chld.sa_mask);
+  chld.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &chld, &g_old_chld);
+  g_blocked = block;
+  if (block) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &g_old_mask);
+  }
+}
+
+GridSignals::~GridSignals() {
+  if (g_blocked) sigprocmask(SIG_SETMASK, &g_old_mask, nullptr);  // pending ones reach our handler first
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+  sigaction(SIGCHLD, &g_old_chld, nullptr);
+}
+
+int GridSignals::signal() { return g_grid_signal; }
+int GridSignals::count() { return g_grid_signals; }
+
+void GridSignals::wait() {
+  // ppoll unblocks the signals and waits atomically; the timeout only guards against a signal
+  // taken by another thread (MPI's, LibTorch's), which this thread would not see.
+  struct timespec ts {0, g_blocked ? 200000000L : 2000000L};
+  if (g_blocked) {
+    sigset_t wait_mask = g_old_mask;
+    sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGCHLD);
+    ppoll(nullptr, 0, &ts, &wait_mask);
+  } else {
+    ppoll(nullptr, 0, &ts, nullptr);
+  }
+}
+
 void print_run_end(const Grid& g, size_t i, size_t done, const std::string& where) {
   const GridRun& r = g.runs[i];
   std::fprintf(stderr, "%s: [%zu/%zu] %s %s%s\n", g.command.c_str(), done, g.runs.size(), r.name.c_str(),
-               r.ok ? "done" : ("FAILED: " + r.error).c_str(), where.c_str());
+               r.ok ? "done"
+               : r.status == "failed" ? ("FAILED: " + r.error).c_str()
+                                      : (r.status + ": " + r.error).c_str(),
+               where.c_str());
 }
 
 StableExe::StableExe(const fs::path& dir) {
@@ -287,19 +549,43 @@ StableExe::~StableExe() {
 }
 
 void run_local_pool(Grid& g) {
+  GridSignals signals(true);
   const StableExe stable(g.out);
   const std::string exe = stable.path();
   std::map<pid_t, size_t> running;
+  std::vector<bool> started(g.runs.size(), false);
   size_t next = 0, done = 0;
   std::fprintf(stderr, "%s: %zu runs, %lld at a time, into %s\n", g.command.c_str(), g.runs.size(), (long long)g.jobs, g.out.c_str());
-  while (done < g.runs.size()) {
-    while (next < g.runs.size() && int64_t(running.size()) < g.jobs) {
-      running[spawn_logged(grid_train_argv(g, next, exe), g.runs[next].log)] = next;
-      ++next;
+  int forwarded = 0;  // signals passed on to the running children
+  while (true) {
+    while (!GridSignals::signal() && next < g.runs.size() && int64_t(running.size()) < g.jobs) {
+      const size_t i = next++;
+      started[i] = true;
+      if (g.runs[i].plan == GridPlan::Reuse) {
+        std::fprintf(stderr, "%s: [%zu/%zu] %s reused (finished earlier, same config)\n", g.command.c_str(), ++done,
+                     g.runs.size(), g.runs[i].name.c_str());
+        continue;
+      }
+      if (g.runs[i].plan == GridPlan::Resume)
+        std::fprintf(stderr, "%s: resuming %s from its checkpoint\n", g.command.c_str(), g.runs[i].name.c_str());
+      running[spawn_logged(grid_train_argv(g, i, exe), g.runs[i].log, g.runs[i].plan == GridPlan::Resume)] = i;
     }
+    if (GridSignals::count() > forwarded) {
+      // Each child stops as `train` does on this signal (a second one stops it at once).
+      if (forwarded == 0)
+        std::fprintf(stderr, "%s: %s: stopping %zu running run(s); no further run starts\n", g.command.c_str(),
+                     GridSignals::signal() == SIGINT ? "SIGINT" : "SIGTERM", running.size());
+      for (const auto& [pid, i] : running) kill(pid, GridSignals::signal());
+      forwarded = GridSignals::count();
+    }
+    if (running.empty() && (GridSignals::signal() || next >= g.runs.size())) break;
     int status = 0;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) throw std::runtime_error("waitpid failed");
+    const pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid < 0 && errno != EINTR && errno != ECHILD) throw std::runtime_error("waitpid failed");
+    if (pid <= 0) {
+      signals.wait();
+      continue;
+    }
     auto it = running.find(pid);
     if (it == running.end()) continue;
     const size_t i = it->second;
@@ -307,6 +593,8 @@ void run_local_pool(Grid& g) {
     record_run_end(g, i, status);
     print_run_end(g, i, ++done);
   }
+  g.stop_signal = GridSignals::signal();
+  if (g.stop_signal) mark_not_run(g, started);
 }
 
 int write_grid_results(const Grid& grid) {
@@ -331,7 +619,7 @@ int write_grid_results(const Grid& grid) {
     csv << "\n";
     for (const auto& r : runs) {
       for (const auto& x : r.values) csv << csv_field(x) << ",";
-      csv << r.seed << "," << (r.ok ? "ok" : "failed") << "," << csv_field(r.error) << "," << csv_field(r.dir.string());
+      csv << r.seed << "," << csv_field(r.status) << "," << csv_field(r.error) << "," << csv_field(r.dir.string());
       for (const auto& m : metrics) {
         auto it = r.final.find(m);
         csv << "," << (it == r.final.end() ? "" : number(it->second, 10));
@@ -392,7 +680,7 @@ int write_grid_results(const Grid& grid) {
   }
   std::ostringstream failures;
   for (const auto& r : runs)
-    if (!r.ok) failures << "- " << r.name << ": failed: " << r.error << "\n";
+    if (!r.ok) failures << "- " << r.name << ": " << r.status << ": " << r.error << "\n";
   std::string table = md.str();
   {
     std::ofstream s(out / "summary.md");
@@ -405,6 +693,19 @@ int write_grid_results(const Grid& grid) {
   std::printf("%s", table.c_str());
   if (!failures.str().empty()) std::printf("\nFailed runs:\n%s", failures.str().c_str());
   std::printf("\nresults: %s, %s\n", (out / "results.csv").c_str(), (out / "summary.md").c_str());
+  const int64_t n_ok = std::count_if(runs.begin(), runs.end(), [](const GridRun& r) { return r.ok; });
+  int code = 0;
+  if (grid.stop_signal) {
+    std::fprintf(stderr,
+                 "%s: stopped by %s: %lld of %zu runs finished; rerun the same command to continue the others "
+                 "(finished runs are kept, interrupted ones resume from their checkpoint)\n",
+                 command.c_str(), grid.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)n_ok, runs.size());
+    code = 128 + grid.stop_signal;
+  } else if (n_ok < int64_t(runs.size())) {
+    std::fprintf(stderr, "%s: %lld of %zu runs did not finish (exit code %d); see Failed runs above\n", command.c_str(),
+                 (long long)(int64_t(runs.size()) - n_ok), runs.size(), kExitRunsFailed);
+    code = kExitRunsFailed;
+  }
 
   std::fflush(stdout);
   if (plot) {
@@ -417,7 +718,7 @@ int write_grid_results(const Grid& grid) {
       if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "%s: plot.py failed (see its message above)\n", command.c_str());
     }
   }
-  return 0;
+  return code;
 }
 
 }  // namespace emcomm

@@ -9,6 +9,37 @@
 
 namespace {
 
+// Bytes that are not printable text (a garbage config file echoed back: control bytes,
+// invalid UTF-8) as \xNN, so an error message never writes raw binary to the terminal.
+std::string printable(const std::string& s) {
+  std::string out;
+  auto escape = [&](unsigned char c) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+  };
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) {
+      out += char(c);
+      ++i;
+      continue;
+    }
+    // A whole valid UTF-8 sequence is kept (names with accents); anything else is escaped.
+    const size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool valid = n > 0 && c >= 0xC2 && i + n <= s.size();
+    for (size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (valid) {
+      out += s.substr(i, n);
+      i += n;
+    } else {
+      escape(c);
+      ++i;
+    }
+  }
+  return out;
+}
+
 const char* kUsage =
     "usage: emcomm COMMAND [ARGS]\n"
     "commands:\n"
@@ -22,7 +53,9 @@ const char* kUsage =
     "                                                             throughput of each workload (docs/PERFORMANCE.md)\n"
     "  make-dataset OUT.h5 [--size=N --image_size=S --objects=K --noise=X --seed=S ...] [--overwrite]\n"
     "                                                             synthetic scenes + captions (docs/dataset-format.md)\n"
-    "  help                                                       this text\n"
+    "  train --resume RUN_DIR [--run.stop_after=N]                continue a stopped run from its checkpoint\n"
+    "  help | --version                                           this text | the version\n"
+    "'emcomm COMMAND --help' describes one command.\n"
     "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error (EMCOMM_DEBUG=1 shows\n"
     "its full text, with LibTorch's backtrace)\n";
 
@@ -48,10 +81,14 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
+    if (cmd == "--version" || cmd == "version") {
+      std::printf("emcomm %s\n", emcomm::kEmcommVersion);
+      return 0;
+    }
     throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, make-dataset, bench, help");
   } catch (const std::exception& e) {
     const emcomm::ErrorReport r = emcomm::report_exception(e, emcomm::debug_requested());
-    std::fputs(r.text.c_str(), stderr);
+    std::fputs(printable(r.text).c_str(), stderr);
     return r.exit_code;
   }
 }

@@ -20,6 +20,12 @@ int make_dataset_command(const std::vector<std::string>& args) {
       "usage: emcomm make-dataset OUT.h5 [--size=N] [--image_size=S] [--objects=K] [--grid=2|3] [--noise=X] "
       "[--jitter=X] [--synonyms=B] [--word_order=B] [--optional_words=B] [--val_fraction=X] [--test_fraction=X] "
       "[--seed=S] [--overwrite]";
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::printf("%s\nRenders the referential game's synthetic scenes into a dataset file (docs/dataset-format.md);\n"
+                  "each option is the game's env.<name> option, with its default.\n", usage.c_str());
+      return 0;
+    }
   const OptionSet all = ReferentialGame::option_set();
   std::vector<std::string> names;  // the synthetic-scene options, without "env."
   for (const auto& s : all.specs())

@@ -1,7 +1,9 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -20,7 +22,18 @@ namespace fs = std::filesystem;
 namespace emcomm {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
+constexpr const char* kVersion = kEmcommVersion;
+
+constexpr const char* kTrainUsage =
+    "usage: emcomm train [CONFIG.ini] [--section.key=value ...] [--overwrite]\n"
+    "       emcomm train --resume RUN_DIR [--run.stop_after=N] [--run.checkpoint_every=N] [--run.checkpoint_keep=N]\n"
+    "Trains one run into run.out (default runs/<config name>-seed<seed>/): run.h5, config.ini, summary.json,\n"
+    "checkpoints/. Without CONFIG.ini every option not given takes its default (e.g. emcomm train\n"
+    "--env.name=matrix --train.algorithm=reinforce; the run directory is then runs/<env>_<algorithm>-seed<seed>/).\n"
+    "Options are --section.key=value ('emcomm list' shows every option, its range and default).\n"
+    "--overwrite replaces an earlier run in run.out; --resume continues a stopped run from its newest checkpoint.\n"
+    "SIGINT/SIGTERM stop after the current step with a checkpoint (exit 130/143).\n"
+    "Exit codes: 0 done, 2 bad input (option, value, file), 1 internal error.\n";
 // Below this, matmul is in reference-BLAS territory (OpenBLAS on 2 cores gives tens).
 constexpr double kSlowBlasGflops = 4.0;
 
@@ -58,10 +71,20 @@ void prepare_run_dir(const fs::path& dir, bool overwrite) {
     throw UserError("run directory '" + dir.string() +
                     "' already holds a run; pass --overwrite to replace it, --resume '" + dir.string() +
                     "' to continue it, or choose another --run.out");
-  if (fs::exists(dir) && !fs::is_directory(dir))
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw UserError("run.out '" + dir.string() + "' exists and is not a directory");
-  for (const char* f : ours) fs::remove_all(dir / f);
-  fs::create_directories(dir / "checkpoints");
+  // --overwrite replaces an earlier run; it never writes into a directory of something else
+  // ('/', '.', a home directory): a run directory is new, empty, or an earlier run's.
+  if (!used && fs::is_directory(dir, ec) && !fs::is_empty(dir, ec))
+    throw UserError("run.out '" + dir.string() +
+                    "' is a directory that is not empty and holds no earlier run; choose a new or empty directory");
+  try {
+    for (const char* f : ours) fs::remove_all(dir / f);
+    fs::create_directories(dir / "checkpoints");
+  } catch (const fs::filesystem_error& e) {
+    throw UserError("run.out '" + dir.string() + "': cannot create the run directory: " + e.code().message());
+  }
 }
 
 // The first line of RUN_DIR/config.ini names the config file the run was resolved from, so a
@@ -87,6 +110,11 @@ int train_command(const std::vector<std::string>& args) {
   std::string config_path, resume_dir;
   bool overwrite = false;
   std::vector<std::string> overrides;
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::fputs(kTrainUsage, stdout);
+      return 0;
+    }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--overwrite") overwrite = true;
@@ -94,6 +122,10 @@ int train_command(const std::vector<std::string>& args) {
       if (a == "--resume" && i + 1 == args.size()) throw UserError("--resume needs a run directory: --resume RUN_DIR");
       resume_dir = a == "--resume" ? args[++i] : a.substr(9);
     } else if (a.rfind("--", 0) == 0) overrides.push_back(a);
+    else if (i > 0 && !overrides.empty() && args[i - 1] == overrides.back() && a.find('=') == std::string::npos &&
+             overrides.back().find('=') == std::string::npos)
+      throw UserError("options take their value after '=': write " + overrides.back() + "=" + a + " (got '" +
+                      overrides.back() + " " + a + "')");
     else if (config_path.empty()) config_path = a;
     else throw UserError("'emcomm train' takes one config file; got a second one: '" + a + "'");
   }
@@ -111,17 +143,25 @@ int train_command(const std::vector<std::string>& args) {
       throw UserError("--resume '" + resume_dir + "': no run there (no config.ini)");
     config_path = (fs::path(resume_dir) / "config.ini").string();
   }
-  if (config_path.empty())
-    throw UserError("usage: emcomm train CONFIG.ini [--section.key=value ...] [--overwrite] | emcomm train --resume RUN_DIR");
-  if (!fs::is_regular_file(config_path)) throw UserError("config file '" + config_path + "' does not exist");
+  // Without a config file the options are the defaults plus the command line.
+  if (config_path.empty() && overrides.empty())
+    throw UserError("usage: emcomm train [CONFIG.ini] [--section.key=value ...] [--overwrite] | emcomm train --resume RUN_DIR");
+  if (!config_path.empty() && !resuming && fs::is_directory(config_path))
+    throw UserError("config file '" + config_path + "' is a directory; to continue the run in it use: emcomm train --resume " +
+                    config_path);
+  if (!config_path.empty() && !fs::is_regular_file(config_path))
+    throw UserError("config file '" + config_path + "' does not exist");
 
   Config cfg = resolve_config(build_schema(), config_path, overrides);
-  const std::string source = resuming ? recorded_source(config_path) : cfg.source();
+  const std::string source =
+      resuming ? recorded_source(config_path) : config_path.empty() ? std::string("(defaults and the command line)") : cfg.source();
   const int64_t seed = cfg.get_int("run.seed");
   fs::path run_dir = cfg.get_string("run.out");
   if (resuming) run_dir = resume_dir;
   if (run_dir.empty())
-    run_dir = fs::path("runs") / (fs::path(config_path).stem().string() + "-seed" + std::to_string(seed));
+    run_dir = fs::path("runs") / ((config_path.empty() ? cfg.get_string("env.name") + "_" + cfg.get_string("train.algorithm")
+                                                       : fs::path(config_path).stem().string()) +
+                                  "-seed" + std::to_string(seed));
   cfg.set("run.out", run_dir.string());
 
   const int threads = int(cfg.get_int("run.threads"));
@@ -150,6 +190,7 @@ int train_command(const std::vector<std::string>& args) {
   topt.checkpoint_dir = (run_dir / "checkpoints").string();
   std::unique_ptr<Trainer> trainer;
   std::unique_ptr<RunWriter> log;
+  int64_t resumed_step = -1;
   if (resuming) {
     // The newest checkpoint that loads; a damaged newer one is reported and skipped.
     const auto found = Trainer::checkpoints(topt.checkpoint_dir);
@@ -172,6 +213,7 @@ int train_command(const std::vector<std::string>& args) {
       }
     }
     if (!trainer) throw UserError("--resume '" + resume_dir + "': no usable checkpoint: " + problems);
+    resumed_step = step;
     log = std::make_unique<RunWriter>((run_dir / "run.h5").string(), step);
     trainer->set_log(*log);
     std::fprintf(stderr, "emcomm: resuming %s from %s (step %lld)\n", run_dir.string().c_str(),
@@ -211,12 +253,27 @@ int train_command(const std::vector<std::string>& args) {
     return sig ? 128 + sig : 0;
   }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_file(run_dir / "summary.json", summary_json(final_eval, trainer->last_step, wall, source, cfg, run_dir));
-
-  std::printf("finished %lld steps in %.1f s\n", (long long)trainer->last_step, wall);
+  const bool already_finished = resuming && trainer->last_step == resumed_step && fs::exists(run_dir / "summary.json");
+  if (resuming) {
+    // The run's whole training time: the last evaluation's (it counts the time before the
+    // checkpoint), not only this process's.
+    auto it = final_eval.find("time/wall_seconds");
+    if (it != final_eval.end() && std::isfinite(it->second)) wall = std::max(wall, it->second);
+  }
+  if (already_finished) {
+    std::printf("the run had already finished at step %lld; its summary.json is kept\n", (long long)trainer->last_step);
+  } else {
+    write_file(run_dir / "summary.json", summary_json(final_eval, trainer->last_step, wall, source, cfg, run_dir));
+    std::printf("finished %lld steps in %.1f s\n", (long long)trainer->last_step, wall);
+  }
+  // The headline figure first, then accuracies and the mean reward (every env has one of them).
+  std::vector<std::string> shown;
+  if (final_eval.count(headline)) shown.push_back(headline);
   for (const auto& kv : final_eval)
-    if (kv.first.rfind("sp_acc/", 0) == 0 || kv.first.find("acc") != std::string::npos)
-      std::printf("  %-22s %.4f\n", kv.first.c_str(), kv.second);
+    if ((kv.first.rfind("sp_acc/", 0) == 0 || kv.first.find("acc") != std::string::npos || kv.first == "reward/mean") &&
+        kv.first != headline)
+      shown.push_back(kv.first);
+  for (const auto& name : shown) std::printf("  %-22s %.4f\n", name.c_str(), final_eval.at(name));
   std::printf("run directory: %s\n", run_dir.string().c_str());
   return 0;
 }

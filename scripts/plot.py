@@ -3,11 +3,16 @@
 
   plot.py RUN.h5 [RUN.h5 ...] [--metric NAME ...] [--out FILE.png]
       learning curves of one or many run files: one panel per scalar (default: every
-      sp_acc/*, listener_human_acc/* and speaker_human_match/* series present), one line per run.
+      sp_acc/*, listener_human_acc/* and speaker_human_match/* series present, and
+      reward/mean; otherwise the first six series that are not per agent or time/*), one
+      line per run, with markers (a one-evaluation series shows as a dot).
   plot.py --compare DIR [--metric NAME ...]
-      for an 'emcomm compare' directory: DIR/compare.png, a bar chart of each variant's mean
-      final figure with its 95 % confidence interval (from DIR/results.csv), and
-      DIR/curves.png, the mean learning curve of each variant over its seeds.
+      for an 'emcomm compare' or 'emcomm sweep' directory: DIR/compare.png, a bar chart of
+      each variant's mean final figure with its 95 % confidence interval (from
+      DIR/results.csv), and DIR/curves.png, the mean learning curve of each variant over its
+      seeds of the headline figure (sp_acc/val, listener_human_acc/val or reward/mean,
+      whichever the runs have first; or the first --metric). Works from any directory; a run
+      listed as ok whose run.h5 is missing is an error (nothing is drawn).
   plot.py --matrix RUN.h5 [--name crossplay/val] [--step N] [--out FILE.png]
       a heatmap of one /matrices series at one step (default: the last), e.g. the population's
       cross-play accuracies (speaker rows, listener columns; grey = pair not evaluated).
@@ -25,6 +30,10 @@ import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 DEFAULT_PREFIXES = ("sp_acc/", "listener_human_acc/", "speaker_human_match/")
+DEFAULT_NAMES = ("reward/mean",)
+# The figure each algorithm reports first (emcomm's headline), in order of preference.
+HEADLINES = ("sp_acc/val", "listener_human_acc/val", "reward/mean")
+PER_AGENT = ("/sender", "/agent", "/receiver", "/listener", "/speaker", "/member")
 T95 = [0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
 
 
@@ -44,9 +53,27 @@ def read_scalars(path):
         fail(f"cannot read {path}: {e}")
 
 
+def per_agent(name):
+    return any(part in name for part in PER_AGENT)
+
+
 def default_metrics(names):
     chosen = [n for n in sorted(names) if n.startswith(DEFAULT_PREFIXES) and n.count("/") == 1]
-    return chosen or sorted(n for n in names if not n.startswith("time/"))[:6]
+    chosen += [n for n in DEFAULT_NAMES if n in names]
+    if chosen:
+        return chosen
+    rest = [n for n in DEFAULT_NAMES if n in names]
+    rest += sorted(n for n in names if not n.startswith(("time/", "train/")) and not per_agent(n) and n not in rest)
+    return rest[:6] or sorted(names)[:6]
+
+
+def headline(metrics, requested):
+    if requested:
+        return metrics[0]
+    for h in HEADLINES:
+        if h in metrics:
+            return h
+    return metrics[0]
 
 
 def panels(n):
@@ -70,7 +97,8 @@ def plot_runs(paths, metrics, out):
         for path, scalars in runs:
             if m in scalars:
                 steps, values = scalars[m]
-                ax.plot(steps, values, label=os.path.basename(os.path.dirname(os.path.abspath(path))))
+                ax.plot(steps, values, marker="o", markersize=3,
+                        label=os.path.basename(os.path.dirname(os.path.abspath(path))))
         ax.set_title(m)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -78,7 +106,7 @@ def plot_runs(paths, metrics, out):
         axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
-    print(out)
+    print(f"{out}: {', '.join(metrics)} of {len(runs)} run(s)")
 
 
 def mean_ci(xs):
@@ -90,7 +118,16 @@ def mean_ci(xs):
     return mean, (T95[n - 1] if n - 1 < len(T95) else 1.96) * sd / math.sqrt(n)
 
 
+def run_file_of(directory, run_dir):
+    """The run.h5 of a results.csv row: run_dir is absolute (emcomm compare writes it so);
+    an older, relative one is looked up relative to the working directory, then in DIR."""
+    if os.path.isabs(run_dir) or os.path.exists(run_dir):
+        return os.path.join(run_dir, "run.h5")
+    return os.path.join(directory, os.path.basename(os.path.normpath(run_dir)), "run.h5")
+
+
 def plot_compare(directory, metrics):
+    requested = bool(metrics)
     path = os.path.join(directory, "results.csv")
     if not os.path.exists(path):
         fail(f"{path} does not exist (run 'emcomm compare' first)")
@@ -115,6 +152,14 @@ def plot_compare(directory, metrics):
     def group(key):
         return [r for r in rows if (", ".join(f"{k}={r[k]}" for k in varied) or "base") == key and r["status"] == "ok"]
 
+    # Every finished run's file must be there before anything is drawn (an earlier good
+    # curves.png is not replaced by an empty one).
+    missing = [run_file_of(directory, r["run_dir"]) for r in rows if r["status"] == "ok"]
+    missing = [f for f in missing if not os.path.exists(f)]
+    if missing:
+        fail(f"{len(missing)} finished run(s) of {path} have no run file: {', '.join(missing[:3])}"
+             f"{' ...' if len(missing) > 3 else ''}")
+
     fig, axes = panels(len(metrics))
     for ax, m in zip(axes, metrics):
         means, cis = [], []
@@ -132,25 +177,27 @@ def plot_compare(directory, metrics):
     fig.tight_layout()
     out = os.path.join(directory, "compare.png")
     fig.savefig(out, dpi=100)
-    print(out)
+    print(f"{out}: {', '.join(metrics)} of {len(variants)} variant(s)")
 
     # Mean learning curve of each variant.
-    curve_metric = metrics[0]
+    curve_metric = headline(metrics, requested)
     fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = 0
     for v in variants:
         curves = []
         for r in group(v):
-            run_file = os.path.join(r["run_dir"], "run.h5")
-            if os.path.exists(run_file):
-                s = read_scalars(run_file)
-                if curve_metric in s:
-                    curves.append(s[curve_metric])
+            s = read_scalars(run_file_of(directory, r["run_dir"]))
+            if curve_metric in s:
+                curves.append(s[curve_metric])
         if not curves:
             continue
         n = min(len(c[0]) for c in curves)
         steps = curves[0][0][:n]
         mean = [sum(c[1][i] for c in curves) / len(curves) for i in range(n)]
-        ax.plot(steps, mean, label=v)
+        ax.plot(steps, mean, marker="o", markersize=3, label=v)
+        drawn += 1
+    if drawn == 0:
+        fail(f"no finished run of {path} has the series '{curve_metric}'")
     ax.set_title(f"{curve_metric} (mean over seeds)")
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
@@ -158,7 +205,7 @@ def plot_compare(directory, metrics):
     fig.tight_layout()
     out = os.path.join(directory, "curves.png")
     fig.savefig(out, dpi=100)
-    print(out)
+    print(f"{out}: {curve_metric} of {drawn} variant(s)")
 
 
 def plot_matrix(path, name, step, out):
