@@ -61,7 +61,8 @@ using ActionProbs =
     std::function<torch::Tensor(int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes)>;
 
 struct MarkovLogOptions {
-  MarkovLogOptions(int64_t rows = 100, CicProbeOptions probe = {}) : log_rows(rows), cic(probe) {}
+  MarkovLogOptions(int64_t rows = 100, CicProbeOptions probe = {}, int64_t batch = 0)
+      : log_rows(rows), cic(probe), mi_batch(batch) {}
   int64_t log_rows = 100;  // eval.log_rows
   CicProbeOptions cic;
   // Episodes per estimate of the row figures (entropy, sc, ic, ci_action and mi_floor, pooled and
