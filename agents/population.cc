@@ -86,10 +86,7 @@ static torch::Tensor gather_member_rows(const torch::Tensor& table, const torch:
 
 // Member p's rows idx[b, :] of table [P, rows, cols] (the same rows for every member), summed: [P, B, cols].
 static torch::Tensor gather_rows(const torch::Tensor& table, const torch::Tensor& idx) {
-  const int64_t P = table.size(0), R = table.size(1), C = table.size(2), B = idx.size(0), k = idx.size(1);
-  auto flat = (idx.unsqueeze(0) + (torch::arange(P, torch::kInt64) * R).view({P, 1, 1})).reshape({-1});
-  auto offsets = torch::arange(0, P * B * k, k, torch::kInt64);
-  return std::get<0>(torch::embedding_bag(table.reshape({P * R, C}), flat, offsets, false, 0)).view({P, B, C});
+  return gather_member_rows(table, idx.unsqueeze(0).expand({table.size(0), idx.size(0), idx.size(1)}));
 }
 
 PopSpeakerImpl::PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidden, ChannelSpec channel,

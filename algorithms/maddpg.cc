@@ -405,26 +405,26 @@ Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
   std::vector<int64_t> subs;
   const MarkovRollout rec = rollout(opt_.eval_size, rng, subs);
   Metrics m = return_figures(rec);
-  auto probs = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes) {
+  // The agent's logits at `obs`, with the ensemble sub-policies of the episodes they came from.
+  auto logits = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes) {
     const int64_t n = obs.size(0);
     std::vector<int64_t> sub(n * N_, 0);
     for (int64_t q = 0; q < n; ++q)
       for (int64_t j = 0; j < N_; ++j) sub[q * N_ + j] = subs[episodes[q] * N_ + j];
     torch::Tensor lg;
     act(agent, obs, sub, false, false, &lg);
+    return lg;
+  };
+  auto probs = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes) {
     const AgentSpec& s = spec_[agent];
-    return torch::softmax(lg.narrow(1, 0, da_[agent]).view({n, s.action_factors, s.action_values}), -1);
+    return torch::softmax(
+        logits(agent, obs, episodes).narrow(1, 0, da_[agent]).view({obs.size(0), s.action_factors, s.action_values}), -1);
   };
   // simple_crypto's Bob and Eve answer by message: the probe's receiver distribution is their message policy.
   auto answers = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes) {
-    const int64_t n = obs.size(0);
-    std::vector<int64_t> sub(n * N_, 0);
-    for (int64_t q = 0; q < n; ++q)
-      for (int64_t j = 0; j < N_; ++j) sub[q * N_ + j] = subs[episodes[q] * N_ + j];
-    torch::Tensor lg;
-    act(agent, obs, sub, false, false, &lg);
     const AgentSpec& s = spec_[agent];
-    return torch::softmax(lg.narrow(1, da_[agent], dm_[agent]).view({n, s.msg_len, s.vocab_size}), -1);
+    return torch::softmax(
+        logits(agent, obs, episodes).narrow(1, da_[agent], dm_[agent]).view({obs.size(0), s.msg_len, s.vocab_size}), -1);
   };
   MarkovLogOptions log_opt{opt_.log_rows, opt_.cic};
   log_opt.answer_probs = answers;
