@@ -64,13 +64,25 @@ S2PSchedule::S2PSchedule(const ScheduleOptions& opt, Rng rng)
   last_ = head_.empty() ? phase(0) : head_.front();
 }
 
+// A round: self-play, then one supervised phase (speaker and listener together, or the
+// listener alone for sched_frz), or with split_round_supervision a listener phase then a
+// speaker phase (sched_frz: the listener's only).
+int64_t S2PSchedule::phases_per_round() const {
+  return opt_.split_round_supervision && opt_.schedule != Schedule::SchedFrz ? 3 : 2;
+}
+
 Phase S2PSchedule::phase(int64_t index) const {
   if (index < int64_t(head_.size())) return head_[size_t(index)];
   if (!is_sched(opt_.schedule)) return {};
-  const int64_t r = (index - int64_t(head_.size())) / 2;
+  const int64_t k = index - int64_t(head_.size()), per = phases_per_round();
+  const int64_t r = k / per;
   if (opt_.rounds > 0 && r >= opt_.rounds) return {};
-  if ((index - int64_t(head_.size())) % 2 == 0) return {PhaseKind::SelfPlay, opt_.sp_steps, r};
-  return {PhaseKind::Supervised, opt_.sup_steps, r};
+  switch (k % per) {
+    case 0: return {PhaseKind::SelfPlay, opt_.sp_steps, r};
+    case 1:
+      return {opt_.split_round_supervision ? PhaseKind::RoundListener : PhaseKind::Supervised, opt_.sup_steps, r};
+    default: return {PhaseKind::RoundSpeaker, opt_.sup_steps, r};
+  }
 }
 
 void S2PSchedule::advance() {
@@ -101,13 +113,14 @@ void S2PSchedule::seek(int64_t steps) {
 
 int64_t S2PSchedule::last_step() const {
   if (is_sched(opt_.schedule) && opt_.rounds > 0)
-    return std::min(opt_.total_steps, pretrain_ + opt_.rounds * (opt_.sp_steps + opt_.sup_steps));
+    return std::min(opt_.total_steps, pretrain_ + opt_.rounds * (opt_.sp_steps + (phases_per_round() - 1) * opt_.sup_steps));
   return opt_.total_steps;
 }
 
 StepPlan S2PSchedule::plan(int64_t /*step*/) {
   StepPlan p;
   last_ = stopped_ ? Phase{} : phase(phase_);
+  last_pos_ = pos_;
   const Schedule s = opt_.schedule;
   switch (last_.kind) {
     case PhaseKind::None: return p;  // past the end: no update
@@ -127,6 +140,8 @@ StepPlan S2PSchedule::plan(int64_t /*step*/) {
       p.sup_listener = true;
       p.sup_speaker = s != Schedule::SchedFrz;
       break;
+    case PhaseKind::RoundListener: p.sup_listener = true; break;
+    case PhaseKind::RoundSpeaker: p.sup_speaker = true; break;
   }
   advance();
   return p;
@@ -160,8 +175,25 @@ OptionSet S2P::option_set() {
                   "evaluation sets: eval.size objects spread over each split, or its first eval.size objects (the "
                   "reference's human probes; the train probe is then the start of the seed set)")
       .add_bool("s2p.eval_each_round", false, "sched*: also evaluate after the last step of every round")
-      .add_choice("s2p.select", "seed_val", {"seed_val", "last"},
-                  "returned model: best sp_acc + listener_human_acc on seed-validation, or the last")
+      .add_choice("s2p.select", "seed_val", {"seed_val", "seed_val_listener", "last"},
+                  "returned model: best sp_acc + listener_human_acc on seed-validation, best listener_human_acc "
+                  "alone (the reference image game), or the last")
+      .add_choice("s2p.round_supervision", "joint", {"joint", "split"},
+                  "sched*: a round's supervised part: s2p.sup_steps steps of speaker and listener together (the "
+                  "reference Lewis game), or s2p.sup_steps listener steps then s2p.sup_steps speaker steps (the "
+                  "reference image game)")
+      .add_int("s2p.sup_batch", 0,
+               "objects per supervised step, drawn without replacement from the seed-train set at every step (0: "
+               "the whole seed-train set; the reference image game: 1000)",
+               0, int64_t(1) << 40)
+      .add_choice("s2p.pretrain_select", "none", {"none", "best"},
+                  "after pretraining, put back the best pretrained listener (seed-val accuracy on human messages) and "
+                  "speaker (seed-val supervised loss) and start fresh optimisers (the reference image game)")
+      .add_int("s2p.pretrain_test_every", 10, "s2p.pretrain_select=best: test every this many pretraining steps", 1,
+               int64_t(1) << 40)
+      .add_choice("s2p.optimizers", "per_agent", {"per_agent", "per_update"},
+                  "Adam states: one per agent for every update, or a third one for self-play beside the supervised "
+                  "speaker's and listener's (the reference image game)")
       .add_int("population.size", 1, "speaker-listener pairs (P)", 1, 1024)
       .add_choice("population.pairing", "independent", {"independent", "uniform"},
                   "self-play partners: each speaker with its own listener, or a random permutation each step")
@@ -197,7 +229,13 @@ S2P::Options S2P::Options::from(const Config& cfg) {
   o.schedule.total_steps = cfg.get_int("train.steps");
   o.seed_size = cfg.get_int("s2p.seed_size");
   o.seed_val_fraction = cfg.get_float("s2p.seed_val_fraction");
-  o.select_on_seed_val = cfg.get_string("s2p.select") == "seed_val";
+  o.select_on_seed_val = cfg.get_string("s2p.select") != "last";
+  o.select_listener_only = cfg.get_string("s2p.select") == "seed_val_listener";
+  o.schedule.split_round_supervision = cfg.get_string("s2p.round_supervision") == "split";
+  o.sup_batch = cfg.get_int("s2p.sup_batch");
+  o.pretrain_select = cfg.get_string("s2p.pretrain_select") == "best";
+  o.pretrain_test_every = cfg.get_int("s2p.pretrain_test_every");
+  o.per_update_optimizers = cfg.get_string("s2p.optimizers") == "per_update";
   o.population = cfg.get_int("population.size");
   o.uniform_pairing = cfg.get_string("population.pairing") == "uniform";
   o.imitate_every = cfg.get_int("population.imitate_every");
@@ -213,7 +251,10 @@ S2P::Options S2P::Options::from(const Config& cfg) {
     throw UserError("population.imitate_every=" + std::to_string(o.imitate_every) +
                     " needs population.size of at least 2");
   if (o.select_on_seed_val && o.seed_val_fraction <= 0)
-    throw UserError("s2p.select=seed_val needs s2p.seed_val_fraction > 0 (or use s2p.select=last)");
+    throw UserError("s2p.select=" + cfg.get_string("s2p.select") +
+                    " needs s2p.seed_val_fraction > 0 (or use s2p.select=last)");
+  if (o.pretrain_select && o.seed_val_fraction <= 0)
+    throw UserError("s2p.pretrain_select=best needs s2p.seed_val_fraction > 0 (it tests on seed-validation)");
   return o;
 }
 
@@ -253,13 +294,13 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
   seed_train_ = game_->slice(Split::Train, 0, n_fit, seed_rng);
   if (n_val > 0) seed_val_ = game_->slice(Split::Train, n_fit, n_val, seed_rng);
   seed_train_human_ = human_channel_messages(seed_train_);
+  if (n_val > 0) seed_val_human_ = human_channel_messages(seed_val_);
 
   auto init_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("init").seed());
   PopulationPair agents = make_population(opt, *game_, opt.population, init_gen);
   speaker_ = agents.speaker;
   listener_ = agents.listener;
-  speaker_opt_ = std::make_unique<torch::optim::Adam>(speaker_->parameters(), torch::optim::AdamOptions(opt.lr));
-  listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), torch::optim::AdamOptions(opt.lr));
+  reset_optimizers();
   if (opt.selfplay_after_seed && opt.seed_size >= n_train_split)
     throw UserError("s2p.selfplay_data=after_seed leaves no train object for self-play: s2p.seed_size=" +
                     std::to_string(opt.seed_size) + " and the train split has " + std::to_string(n_train_split));
@@ -272,6 +313,17 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
   }
   crossplay_rng_ = rng.derive("crossplay");
   stop_rng_ = rng.derive("phase_stop");
+}
+
+void S2P::reset_optimizers() {
+  const auto adam = torch::optim::AdamOptions(opt_.lr);
+  speaker_opt_ = std::make_unique<torch::optim::Adam>(speaker_->parameters(), adam);
+  listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), adam);
+  if (opt_.per_update_optimizers) {  // the speaker's and listener's parameters are disjoint (a shared
+    auto all = speaker_->parameters();  // encoder belongs to the listener alone)
+    for (auto& p : listener_->parameters()) all.push_back(p);
+    selfplay_opt_ = std::make_unique<torch::optim::Adam>(all, adam);
+  }
 }
 
 torch::Tensor S2P::human_channel_messages(const SignalBatch& batch) const {
@@ -349,6 +401,16 @@ double S2P::selfplay_update(bool speaker_frozen) {
            opt_.entropy_coef * msg.entropy.view({P, B}).mean(1).sum();
     baseline_ += (mean_reward - baseline_) / double(++baseline_n_);
   }
+  if (selfplay_opt_) {
+    selfplay_opt_->zero_grad();
+    loss.backward();
+    // A frozen speaker's parameters get no gradient at all, so the shared Adam skips them
+    // (not even its momentum moves them).
+    if (speaker_frozen)
+      for (auto& p : speaker_->parameters()) p.mutable_grad() = torch::Tensor();
+    selfplay_opt_->step();
+    return per.mean().item<double>();
+  }
   speaker_opt_->zero_grad();
   listener_opt_->zero_grad();
   loss.backward();
@@ -359,12 +421,16 @@ double S2P::selfplay_update(bool speaker_frozen) {
 
 double S2P::supervised_listener_update() {
   listener_->train();
-  const int64_t P = opt_.population, B = seed_train_.size();
-  // The seed-train objects again, with distractors and target slots drawn afresh from the
-  // trainer's generator (the reference's get_s2p_batch); reconstruction games draw nothing.
-  last_sup_listener_batch_ = game_->slice(Split::Train, 0, B, data_rng_);
+  const int64_t P = opt_.population, n = seed_train_.size();
+  // The seed-train objects again (all of them, or s2p.sup_batch drawn without replacement),
+  // with distractors and target slots drawn afresh from the trainer's generator (the
+  // reference's get_s2p_batch); reconstruction games draw no distractors.
+  last_sup_listener_batch_ = opt_.sup_batch > 0 ? game_->sample_within(Split::Train, 0, n, opt_.sup_batch, data_rng_)
+                                                : game_->slice(Split::Train, 0, n, data_rng_);
   const SignalBatch& batch = last_sup_listener_batch_;
-  auto out = listen(seed_train_human_.unsqueeze(0).expand({P, B, seed_train_human_.size(1)}), batch.receiver_input);
+  const int64_t B = batch.size();
+  const torch::Tensor human = opt_.sup_batch > 0 ? human_channel_messages(batch) : seed_train_human_;
+  auto out = listen(human.unsqueeze(0).expand({P, B, human.size(1)}), batch.receiver_input);
   auto per = game_->loss(flat(out), repeat_for_members(batch)).view({P, B});
   listener_opt_->zero_grad();
   per.mean(1).sum().backward();
@@ -372,9 +438,7 @@ double S2P::supervised_listener_update() {
   return per.mean().item<double>();
 }
 
-double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
-                                      const torch::Tensor& member_mask) {
-  speaker_->train();
+torch::Tensor S2P::speaker_sup_loss(const SignalBatch& batch, const torch::Tensor& target_msgs) {
   const int64_t P = opt_.population, B = batch.size();
   const int64_t positions = target_msgs.dim() == 2 ? human_len_ : opt_.channel.max_len;
   auto targets = target_msgs.dim() == 2 ? target_msgs.unsqueeze(0).expand({P, B, target_msgs.size(1)}) : target_msgs;
@@ -386,8 +450,13 @@ double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Ten
   auto alive = alive_mask(targets.reshape({P * B, positions}), opt_.channel).view({P, B, positions});
   // s2p.speaker_loss=sum (the reference): per object, the sum over its positions, as self-play
   // sums over attributes; mean: the mean over the positions that count.
-  auto per_member = opt_.speaker_loss_sum ? (ce * alive).sum({1, 2}) / double(B)
-                                          : (ce * alive).sum({1, 2}) / alive.sum({1, 2});
+  return opt_.speaker_loss_sum ? (ce * alive).sum({1, 2}) / double(B) : (ce * alive).sum({1, 2}) / alive.sum({1, 2});
+}
+
+double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
+                                      const torch::Tensor& member_mask) {
+  speaker_->train();
+  auto per_member = speaker_sup_loss(batch, target_msgs);
   speaker_opt_->zero_grad();
   (per_member * member_mask).sum().backward();
   speaker_opt_->step();
@@ -423,7 +492,15 @@ Metrics S2P::train_step(int64_t step) {
   Metrics m;
   if (plan.selfplay) m["loss/selfplay"] = selfplay_update(plan.speaker_frozen);
   if (plan.sup_listener) m["loss/sup_listener"] = supervised_listener_update();
-  if (plan.sup_speaker) m["loss/sup_speaker"] = supervised_speaker_update(seed_train_, seed_train_human_, torch::ones({opt_.population}));
+  if (plan.sup_speaker) {
+    const torch::Tensor all = torch::ones({opt_.population});
+    if (opt_.sup_batch > 0) {  // a fresh draw of s2p.sup_batch seed-train objects
+      SignalBatch b = game_->sample_within(Split::Train, 0, seed_train_.size(), opt_.sup_batch, data_rng_);
+      m["loss/sup_speaker"] = supervised_speaker_update(b, human_channel_messages(b), all);
+    } else {
+      m["loss/sup_speaker"] = supervised_speaker_update(seed_train_, seed_train_human_, all);
+    }
+  }
   if (opt_.imitate_every > 0) {
     if (step % opt_.imitate_every == 0) {
       imitate_best_ = best_member_on_seed_val();
@@ -434,8 +511,53 @@ Metrics S2P::train_step(int64_t step) {
       --imitate_left_;
     }
   }
+  if (opt_.pretrain_select) pretrain_select(m);
   check_phase_stop(m);
+  if (opt_.pretrain_select) {  // after the last pretraining step (early phase ends included)
+    auto pre = [](PhaseKind k) { return k == PhaseKind::ListenerPre || k == PhaseKind::SpeakerPre; };
+    const PhaseKind next = schedule_.next_phase().kind;
+    if (pre(schedule_.last_phase().kind) && !pre(next) && next != PhaseKind::Joint) {
+      torch::NoGradGuard no_grad;
+      auto put_back = [](torch::nn::Module& mod, const std::vector<torch::Tensor>& saved) {
+        if (saved.empty()) return;  // that agent had no pretraining phase
+        size_t i = 0;
+        for (auto& p : mod.parameters()) p.copy_(saved[i++]);
+      };
+      put_back(*speaker_, pre_speaker_params_);
+      put_back(*listener_, pre_listener_params_);
+      reset_optimizers();
+      if (!pre_listener_params_.empty()) m["pretrain/selected_listener_acc"] = pre_listener_score_;
+      if (!pre_speaker_params_.empty()) m["pretrain/selected_speaker_loss"] = pre_speaker_loss_;
+    }
+  }
   return m;
+}
+
+void S2P::pretrain_select(Metrics& m) {
+  const Phase& done = schedule_.last_phase();
+  if (schedule_.last_pos() % opt_.pretrain_test_every != 0) return;
+  auto snapshot = [](torch::nn::Module& mod) {
+    std::vector<torch::Tensor> v;
+    for (const auto& p : mod.parameters()) v.push_back(p.detach().clone());
+    return v;
+  };
+  if (done.kind == PhaseKind::ListenerPre) {
+    const double acc = play_set(seed_val_, 0, /*human=*/true).listener_human;
+    m["pretrain/seed_val_listener_acc"] = acc;
+    if (acc > pre_listener_score_) {
+      pre_listener_score_ = acc;
+      pre_listener_params_ = snapshot(*listener_);
+    }
+  } else if (done.kind == PhaseKind::SpeakerPre) {
+    torch::NoGradGuard no_grad;
+    speaker_->eval();
+    const double loss = speaker_sup_loss(seed_val_, seed_val_human_).mean().item<double>();
+    m["pretrain/seed_val_speaker_loss"] = loss;
+    if (loss < pre_speaker_loss_) {
+      pre_speaker_loss_ = loss;
+      pre_speaker_params_ = snapshot(*speaker_);
+    }
+  }
 }
 
 // The reference loop's early ends (or_game/train.py, docs/s2p.md "Reference Lewis setting"),
@@ -449,7 +571,7 @@ void S2P::check_phase_stop(Metrics& m) {
   const Phase done = schedule_.last_phase();
   auto in_phase = [&](const Phase& p) { return p.kind == done.kind && p.round == done.round; };
   auto ends_round = [&] {
-    return done.round >= 0 && done.kind == PhaseKind::Supervised && schedule_.next_phase().round != done.round;
+    return done.round >= 0 && done.kind != PhaseKind::SelfPlay && schedule_.next_phase().round != done.round;
   };
   round_ended_ = ends_round();
   if (opt_.phase_stop <= 0 || done.kind == PhaseKind::None || done.length < 0) return;
@@ -479,9 +601,14 @@ void S2P::check_phase_stop(Metrics& m) {
       return;
     }
     case PhaseKind::ListenerPre:
-    case PhaseKind::SpeakerPre: {
+    case PhaseKind::SpeakerPre:
+    case PhaseKind::RoundListener:
+    case PhaseKind::RoundSpeaker: {
       auto [spk, lis] = seed_accs();
-      if (more && (done.kind == PhaseKind::ListenerPre ? lis : spk) > thr) schedule_.end_phase();
+      const bool listener = done.kind == PhaseKind::ListenerPre || done.kind == PhaseKind::RoundListener;
+      if (more && (listener ? lis : spk) > thr) schedule_.end_phase();
+      round_ended_ = ends_round();
+      if (round_ended_ && after_sp_speaker_ > thr && after_sp_listener_ > thr && val_acc() > thr) schedule_.stop();
       return;
     }
     case PhaseKind::SelfPlay: {
@@ -507,6 +634,12 @@ void S2P::save_state(state::Out& ar) {
   state::put(ar, "best_score", best_score_);
   state::put(ar, "best_metrics", best_metrics_);
   state::put(ar, "best_params", best_params_);
+  if (selfplay_opt_) state::put(ar, "selfplay_opt", *selfplay_opt_);
+  if (opt_.pretrain_select) {
+    state::put(ar, "pretrain_scores", std::vector<torch::Tensor>{torch::tensor({pre_listener_score_, pre_speaker_loss_}, torch::kFloat64)});
+    state::put(ar, "pretrain_listener", pre_listener_params_);
+    state::put(ar, "pretrain_speaker", pre_speaker_params_);
+  }
 }
 
 void S2P::load_state(state::In& ar) {
@@ -529,6 +662,14 @@ void S2P::load_state(state::In& ar) {
   best_score_ = state::get_double(ar, "best_score");
   best_metrics_ = state::get_metrics(ar, "best_metrics");
   best_params_ = state::get_tensors(ar, "best_params");
+  if (selfplay_opt_) state::get(ar, "selfplay_opt", *selfplay_opt_);
+  if (opt_.pretrain_select) {
+    auto sc = state::get_tensors(ar, "pretrain_scores").at(0);
+    pre_listener_score_ = sc[0].item<double>();
+    pre_speaker_loss_ = sc[1].item<double>();
+    pre_listener_params_ = state::get_tensors(ar, "pretrain_listener");
+    pre_speaker_params_ = state::get_tensors(ar, "pretrain_speaker");
+  }
 }
 
 std::string S2P::nonfinite_parameter() { return pair_state().nonfinite(); }

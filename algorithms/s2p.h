@@ -16,6 +16,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/optim/adam.h>
 
+#include <cmath>
 #include <vector>
 
 #include "agents/agent.h"
@@ -53,6 +54,7 @@ struct ScheduleOptions {
   int64_t sp_steps = 20;            // l: self-play steps per round
   int64_t sup_steps = 5;            // m: supervised steps per round
   int64_t rounds = 0;               // 0: rounds until train.steps; else stop after this many
+  bool split_round_supervision = false;  // s2p.round_supervision=split: m listener then m speaker steps
   double freeze_prob = 0.5;         // sched_rand_frz: P(speaker frozen in a self-play step)
   double sup_prob = 0.75;           // rand: P(a step is supervised)
   int64_t total_steps = 10000;      // train.steps
@@ -61,7 +63,9 @@ struct ScheduleOptions {
 // The step pattern of every schedule: a timeline of phases, walked one step at a time.
 //   selfplay: SP always.            supervised: SUP (speaker and listener) always.
 //   sup2sp: pretraining, then SP.   sp2sup: SP for total - pretraining steps, then pretraining.
-//   sched: pretraining, then rounds of sp_steps SP and sup_steps SUP.
+//   sched: pretraining, then rounds of sp_steps SP and sup_steps SUP (with
+//          split_round_supervision: sup_steps SUP-listener, then sup_steps SUP-speaker steps, as
+//          the reference image game's rounds).
 //   sched_frz: as sched, but after pretraining the speaker is frozen: SP steps train the
 //              listener only and SUP steps are listener-only.
 //   sched_rand_frz: as sched, each SP step freezes the speaker with probability freeze_prob.
@@ -71,7 +75,7 @@ struct ScheduleOptions {
 // A phase may end before its length (end_phase(): the reference's early stop once accuracy
 // passes s2p.phase_stop), and the whole schedule may end (stop()). plan() must be called for
 // steps 1, 2, 3, ... in order (the random schedules draw from their own generator).
-enum class PhaseKind { None, Joint, ListenerPre, SpeakerPre, SelfPlay, Supervised, Rand };
+enum class PhaseKind { None, Joint, ListenerPre, SpeakerPre, SelfPlay, Supervised, RoundListener, RoundSpeaker, Rand };
 struct Phase {
   PhaseKind kind = PhaseKind::None;  // None: past the end of the timeline
   int64_t length = -1;               // steps; -1: until train.steps
@@ -88,6 +92,7 @@ class S2PSchedule {
   Rng& rng() { return rng_; }  // the random schedules' generator (checkpoints)
 
   const Phase& last_phase() const { return last_; }  // the phase of the last planned step
+  int64_t last_pos() const { return last_pos_; }      // that step's index within its phase (0 = first)
   Phase next_phase() const { return phase(phase_); }  // the phase of the next step
   void end_phase();                                   // the next step starts the next phase
   void stop() { stopped_ = true; }                    // no further step
@@ -102,6 +107,7 @@ class S2PSchedule {
  private:
   Phase phase(int64_t index) const;
   void advance();
+  int64_t phases_per_round() const;
 
   ScheduleOptions opt_;
   Rng rng_;
@@ -110,6 +116,7 @@ class S2PSchedule {
   int64_t phase_ = 0, pos_ = 0;
   bool stopped_ = false;
   Phase last_;
+  int64_t last_pos_ = 0;
 };
 
 class S2P : public Algorithm {
@@ -119,6 +126,11 @@ class S2P : public Algorithm {
     int64_t seed_size = 1000;
     double seed_val_fraction = 0.1;
     bool select_on_seed_val = true;
+    bool select_listener_only = false;  // s2p.select=seed_val_listener: listener_human_acc/seed_val alone
+    int64_t sup_batch = 0;              // s2p.sup_batch: seed-train objects per supervised step (0: all)
+    bool pretrain_select = false;       // s2p.pretrain_select=best: keep the best pretrained listener and speaker
+    int64_t pretrain_test_every = 10;   // s2p.pretrain_test_every
+    bool per_update_optimizers = false; // s2p.optimizers=per_update: a third Adam for self-play
     int64_t population = 1;
     bool uniform_pairing = false;
     int64_t imitate_every = 0, imitate_steps = 10;
@@ -175,6 +187,13 @@ class S2P : public Algorithm {
   double supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
                                    const torch::Tensor& member_mask);
   double supervised_listener_update();
+  // Per member [P]: the supervised speaker loss of `target_msgs` ([B, L] shared or [P, B, L]).
+  torch::Tensor speaker_sup_loss(const SignalBatch& batch, const torch::Tensor& target_msgs);
+  // s2p.pretrain_select=best: test the pretraining phase's agent on seed-validation every
+  // s2p.pretrain_test_every steps of the phase, and after the last pretraining step put the
+  // best listener and speaker back and start fresh optimisers (ibr_game/train.py).
+  void pretrain_select(Metrics& m);
+  void reset_optimizers();
   // s2p.phase_stop: after the step's update, the accuracies that end its phase (and the run).
   void check_phase_stop(Metrics& m);
   void imitation_update();
@@ -214,11 +233,12 @@ class S2P : public Algorithm {
   std::shared_ptr<SpeakerPopulationImpl> speaker_;
   std::shared_ptr<ListenerPopulationImpl> listener_;
   std::unique_ptr<torch::optim::Adam> speaker_opt_, listener_opt_;
+  std::unique_ptr<torch::optim::Adam> selfplay_opt_;  // s2p.optimizers=per_update only
   double baseline_ = 0.0;
   int64_t baseline_n_ = 0;
   int64_t human_len_ = 0;  // positions of a human message in channel form (incl. EOS)
   SignalBatch seed_train_, seed_val_, last_sup_listener_batch_;
-  torch::Tensor seed_train_human_;
+  torch::Tensor seed_train_human_, seed_val_human_;
   std::vector<SignalBatch> eval_sets_;
   StepPlan last_plan_;
   int64_t imitate_left_ = 0, imitate_best_ = 0;
@@ -232,6 +252,10 @@ class S2P : public Algorithm {
   double best_score_ = -1.0;
   Metrics best_metrics_;
   std::vector<torch::Tensor> best_params_;
+  // s2p.pretrain_select=best: the best pretrained listener (seed-val accuracy on human messages,
+  // higher is better) and speaker (seed-val supervised loss, lower is better) so far.
+  double pre_listener_score_ = -1.0, pre_speaker_loss_ = INFINITY;
+  std::vector<torch::Tensor> pre_listener_params_, pre_speaker_params_;
 };
 
 }  // namespace emcomm

@@ -237,7 +237,8 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
   if (seed_val_.sender_input.defined()) {
     Metrics sv = evaluate_set(seed_val_, "seed_val", 0, nullptr);
     m.insert(sv.begin(), sv.end());
-    const double score = m["sp_acc/seed_val"] + m["listener_human_acc/seed_val"];
+    const double score = opt_.select_listener_only ? m["listener_human_acc/seed_val"]
+                                                   : m["sp_acc/seed_val"] + m["listener_human_acc/seed_val"];
     if (opt_.select_on_seed_val && score > best_score_) {
       torch::NoGradGuard no_grad;
       best_score_ = score;

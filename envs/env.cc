@@ -89,6 +89,16 @@ SignalBatch PositionedGame::sample_from(Split split, int64_t first, int64_t batc
   return make_batch(positions, split, rng);
 }
 
+SignalBatch PositionedGame::sample_within(Split split, int64_t first, int64_t count, int64_t batch,
+                                          Rng& rng) const {
+  auto range = slice_positions(split, split_size(split), first, count);
+  const int64_t k = std::min(batch, count);
+  for (int64_t i = 0; i < k; ++i)  // partial Fisher-Yates: the first k are a uniform draw without replacement
+    std::swap(range[size_t(i)], range[size_t(i + int64_t(rng.below(uint64_t(count - i))))]);
+  range.resize(size_t(k));
+  return make_batch(range, split, rng);
+}
+
 SignalBatch PositionedGame::eval_set(Split split, int64_t size, Rng& rng) const {
   return make_batch(eval_positions(split_size(split), size), split, rng);
 }
@@ -100,6 +110,10 @@ SignalBatch PositionedGame::slice(Split split, int64_t first, int64_t count, Rng
 SignalBatch SignalingGame::sample_from(Split split, int64_t first, int64_t batch, Rng& rng) const {
   if (first != 0) throw UserError("env '" + name() + "' cannot draw from part of a split");
   return sample(split, batch, rng);
+}
+
+SignalBatch SignalingGame::sample_within(Split, int64_t, int64_t, int64_t, Rng&) const {
+  throw UserError("env '" + name() + "' cannot draw a batch from part of a split");
 }
 
 const char* env_kind_name(EnvKind k) { return k == EnvKind::Signaling ? "signaling" : "markov"; }

@@ -58,6 +58,10 @@ class SignalingGame : public Env {
   // B episodes drawn uniformly from the objects first..split_size-1 of the split (S2P's
   // self-play without the seed set). This default serves first = 0 only.
   virtual SignalBatch sample_from(Split split, int64_t first, int64_t batch, Rng& rng) const;
+  // min(batch, count) distinct objects drawn uniformly without replacement from the objects
+  // first..first+count-1 of the split, in draw order (S2P's supervised batches drawn from the
+  // seed set, as the reference's get_s2p_batch does). This default refuses.
+  virtual SignalBatch sample_within(Split split, int64_t first, int64_t count, int64_t batch, Rng& rng) const;
   // A fixed evaluation set: `size` objects spread evenly over the split (0 = all of it);
   // rng only draws distractors.
   virtual SignalBatch eval_set(Split split, int64_t size, Rng& rng) const = 0;
@@ -99,6 +103,7 @@ class PositionedGame : public SignalingGame {
  public:
   SignalBatch sample(Split split, int64_t batch, Rng& rng) const override;
   SignalBatch sample_from(Split split, int64_t first, int64_t batch, Rng& rng) const override;
+  SignalBatch sample_within(Split split, int64_t first, int64_t count, int64_t batch, Rng& rng) const override;
   SignalBatch eval_set(Split split, int64_t size, Rng& rng) const override;
   SignalBatch slice(Split split, int64_t first, int64_t count, Rng& rng) const override;
 

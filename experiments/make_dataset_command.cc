@@ -5,6 +5,7 @@
 // some options holds exactly the scenes the game renders in memory with the same options.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
@@ -19,11 +20,12 @@ int make_dataset_command(const std::vector<std::string>& args) {
   const std::string usage =
       "usage: emcomm make-dataset OUT.h5 [--size=N] [--image_size=S] [--objects=K] [--grid=2|3] [--noise=X] "
       "[--jitter=X] [--synonyms=B] [--word_order=B] [--optional_words=B] [--val_fraction=X] [--test_fraction=X] "
-      "[--seed=S] [--overwrite]";
+      "[--seed=S] [--features=D] [--overwrite]";
   for (const auto& a : args)
     if (a == "--help" || a == "-h") {
       std::printf("%s\nRenders the referential game's synthetic scenes into a dataset file (docs/dataset-format.md);\n"
-                  "each option is the game's env.<name> option, with its default.\n", usage.c_str());
+                  "each option is the game's env.<name> option, with its default. --features=D (default 0: images)\n"
+                  "stores D-d feature vectors of the scenes from a fixed random network instead of the pixels.\n", usage.c_str());
       return 0;
     }
   const OptionSet all = ReferentialGame::option_set();
@@ -35,6 +37,7 @@ int make_dataset_command(const std::vector<std::string>& args) {
   Config cfg(all.specs(), values, "emcomm make-dataset");
   std::string out;
   bool overwrite = false;
+  int64_t features = 0;
   for (const auto& a : args) {
     if (a == "--overwrite") {
       overwrite = true;
@@ -50,6 +53,15 @@ int make_dataset_command(const std::vector<std::string>& args) {
     std::string key = a.substr(2, eq - 2);
     if (key.rfind("env.", 0) == 0) key = key.substr(4);
     if (key == "seed") key = "data_seed";
+    if (key == "features") {
+      const std::string v = a.substr(eq + 1);
+      char* end = nullptr;
+      const long long d = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || d < 0 || d > 65536)
+        throw UserError("--features='" + v + "': expected an integer in [0, 65536] (0: images)\n" + usage);
+      features = d;
+      continue;
+    }
     if (std::find(names.begin(), names.end(), key) == names.end()) {
       const std::string near = nearest_name(key, names);
       throw UserError("unknown make-dataset option '" + a.substr(0, eq) + "'" +
@@ -61,13 +73,18 @@ int make_dataset_command(const std::vector<std::string>& args) {
   if (std::filesystem::exists(out) && !overwrite)
     throw UserError("'" + out + "' already exists; pass --overwrite to replace it");
   const auto opt = ReferentialGame::Options::from(cfg);
-  const Dataset ds = synthesize(opt.synth, opt.data_seed);
+  Dataset ds = synthesize(opt.synth, opt.data_seed);
+  const int64_t h = ds.height, w = ds.width;
+  if (features > 0) scene_features(ds, features, opt.data_seed);
   write_dataset(out, ds);
   int64_t n[3];
   opt.synth.split_sizes(n);
-  std::printf("wrote %lld scenes (%lld train, %lld val, %lld test) of %lldx%lld pixels, %lld-word vocabulary, to %s\n",
-              (long long)ds.rows, (long long)n[0], (long long)n[1], (long long)n[2], (long long)ds.height,
-              (long long)ds.width, (long long)ds.vocab.size(), out.c_str());
+  const std::string what = features > 0 ? std::to_string(features) + "-d random-network features of " +
+                                               std::to_string(h) + "x" + std::to_string(w) + " scenes"
+                                         : std::to_string(h) + "x" + std::to_string(w) + " pixels";
+  std::printf("wrote %lld scenes (%lld train, %lld val, %lld test) as %s, %lld-word vocabulary, to %s\n",
+              (long long)ds.rows, (long long)n[0], (long long)n[1], (long long)n[2], what.c_str(),
+              (long long)ds.vocab.size(), out.c_str());
   return 0;
 }
 

@@ -66,4 +66,9 @@ struct SynthOptions {
 // the first rows are train, then val, then test (fractions rounded down, at least one row each).
 Dataset synthesize(const SynthOptions& opt, uint64_t seed);
 
+// Replaces the images of `ds` by `dim`-d feature vectors from one fixed random network (pixels
+// in [-0.5, 0.5] -> ReLU(Linear(3HW -> 512)) -> ReLU(Linear(512 -> dim)), Gaussian He-scaled
+// weights drawn from `seed`): the stand-in for 2048-d image features of `make-dataset --features`.
+void scene_features(Dataset& ds, int64_t dim, uint64_t seed);
+
 }  // namespace emcomm
