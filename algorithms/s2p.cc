@@ -7,6 +7,7 @@
 #include <optional>
 #include <tuple>
 
+#include "agents/fused_adam.h"
 #include "algorithms/selfplay.h"
 #include "algorithms/signal_log.h"
 #include "algorithms/state_archive.h"
@@ -317,12 +318,12 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
 
 void S2P::reset_optimizers() {
   const auto adam = torch::optim::AdamOptions(opt_.lr);
-  speaker_opt_ = std::make_unique<torch::optim::Adam>(speaker_->parameters(), adam);
-  listener_opt_ = std::make_unique<torch::optim::Adam>(listener_->parameters(), adam);
+  speaker_opt_ = std::make_unique<FusedAdam>(speaker_->parameters(), adam);
+  listener_opt_ = std::make_unique<FusedAdam>(listener_->parameters(), adam);
   if (opt_.per_update_optimizers) {  // the speaker's and listener's parameters are disjoint (a shared
     auto all = speaker_->parameters();  // encoder belongs to the listener alone)
     for (auto& p : listener_->parameters()) all.push_back(p);
-    selfplay_opt_ = std::make_unique<torch::optim::Adam>(all, adam);
+    selfplay_opt_ = std::make_unique<FusedAdam>(all, adam);
   }
 }
 
