@@ -12,6 +12,7 @@
 #include "core/run_file.h"
 #include "envs/lewis/lewis.h"
 #include "experiments/commands.h"
+#include "tests/s2p_test_util.h"
 #include "tests/test_util.h"
 
 using namespace emcomm;
@@ -32,33 +33,21 @@ std::string letters(ScheduleOptions o, int64_t steps) {
   return out;
 }
 
-struct Setup {
-  std::shared_ptr<LewisGame> game;
-  std::unique_ptr<S2P> algo;
-  explicit Setup(const std::vector<std::string>& extra) {
+struct Setup : test::S2PSetup {
+  explicit Setup(const std::vector<std::string>& extra) : test::S2PSetup(config(extra)) {}
+  static Config config(const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"--train.algorithm=s2p", "--env.attributes=4",    "--env.values=4",
                                      "--env.mode=discrimination", "--env.distractors=3",
                                      "--agents.vocab_size=16", "--agents.max_len=4",  "--agents.hidden=32",
                                      "--train.batch_size=32",  "--eval.size=64",      "--eval.log_rows=4",
                                      "--train.lr=0.01"};
     args.insert(args.end(), extra.begin(), extra.end());
-    Config cfg = resolve_config(build_schema(), "", args);
-    game = std::make_shared<LewisGame>(LewisGame::Options::from(cfg), Rng(1).derive("env"));
-    algo = std::make_unique<S2P>(S2P::Options::from(cfg), game, Rng(1).derive("algorithm"));
+    return resolve_config(build_schema(), "", args);
   }
 };
 
-std::vector<torch::Tensor> snapshot(torch::nn::Module& m) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : m.parameters()) out.push_back(p.detach().clone());
-  return out;
-}
-
-bool same(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!torch::equal(a[i], b[i])) return false;
-  return true;
-}
+using test::same;
+using test::snapshot;
 
 }  // namespace
 

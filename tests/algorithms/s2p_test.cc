@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "envs/lewis/lewis.h"
 #include "experiments/commands.h"
+#include "tests/s2p_test_util.h"
 #include "tests/test_util.h"
 
 using namespace emcomm;
@@ -54,27 +55,12 @@ Config s2p_config(const std::vector<std::string>& extra) {
   return resolve_config(build_schema(), "", args);
 }
 
-struct Setup {
-  std::shared_ptr<LewisGame> game;
-  std::unique_ptr<S2P> algo;
-  explicit Setup(const std::vector<std::string>& extra) {
-    Config cfg = s2p_config(extra);
-    game = std::make_shared<LewisGame>(LewisGame::Options::from(cfg), Rng(1).derive("env"));
-    algo = std::make_unique<S2P>(S2P::Options::from(cfg), game, Rng(1).derive("algorithm"));
-  }
+struct Setup : test::S2PSetup {
+  explicit Setup(const std::vector<std::string>& extra) : test::S2PSetup(s2p_config(extra)) {}
 };
 
-std::vector<torch::Tensor> snapshot(torch::nn::Module& m) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : m.parameters()) out.push_back(p.detach().clone());
-  return out;
-}
-
-bool same(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!torch::equal(a[i], b[i])) return false;
-  return true;
-}
+using test::same;
+using test::snapshot;
 
 }  // namespace
 
