@@ -316,6 +316,20 @@ S2P::S2P(const Options& opt, std::shared_ptr<SignalingGame> game, Rng rng)
   stop_rng_ = rng.derive("phase_stop");
 }
 
+std::vector<torch::Tensor> copy_parameters(std::initializer_list<torch::nn::Module*> modules) {
+  std::vector<torch::Tensor> out;
+  for (auto* mod : modules)
+    for (const auto& p : mod->parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+void restore_parameters(std::initializer_list<torch::nn::Module*> modules, const std::vector<torch::Tensor>& saved) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto* mod : modules)
+    for (auto& p : mod->parameters()) p.copy_(saved.at(i++));
+}
+
 void S2P::reset_optimizers() {
   const auto adam = torch::optim::AdamOptions(opt_.lr);
   speaker_opt_ = std::make_unique<FusedAdam>(speaker_->parameters(), adam);
@@ -518,14 +532,9 @@ Metrics S2P::train_step(int64_t step) {
     auto pre = [](PhaseKind k) { return k == PhaseKind::ListenerPre || k == PhaseKind::SpeakerPre; };
     const PhaseKind next = schedule_.next_phase().kind;
     if (pre(schedule_.last_phase().kind) && !pre(next) && next != PhaseKind::Joint) {
-      torch::NoGradGuard no_grad;
-      auto put_back = [](torch::nn::Module& mod, const std::vector<torch::Tensor>& saved) {
-        if (saved.empty()) return;  // that agent had no pretraining phase
-        size_t i = 0;
-        for (auto& p : mod.parameters()) p.copy_(saved[i++]);
-      };
-      put_back(*speaker_, pre_speaker_params_);
-      put_back(*listener_, pre_listener_params_);
+      // An agent without a pretraining phase has nothing saved and keeps its parameters.
+      if (!pre_speaker_params_.empty()) restore_parameters({speaker_.get()}, pre_speaker_params_);
+      if (!pre_listener_params_.empty()) restore_parameters({listener_.get()}, pre_listener_params_);
       reset_optimizers();
       if (!pre_listener_params_.empty()) m["pretrain/selected_listener_acc"] = pre_listener_score_;
       if (!pre_speaker_params_.empty()) m["pretrain/selected_speaker_loss"] = pre_speaker_loss_;
@@ -537,17 +546,12 @@ Metrics S2P::train_step(int64_t step) {
 void S2P::pretrain_select(Metrics& m) {
   const Phase& done = schedule_.last_phase();
   if (schedule_.last_pos() % opt_.pretrain_test_every != 0) return;
-  auto snapshot = [](torch::nn::Module& mod) {
-    std::vector<torch::Tensor> v;
-    for (const auto& p : mod.parameters()) v.push_back(p.detach().clone());
-    return v;
-  };
   if (done.kind == PhaseKind::ListenerPre) {
     const double acc = play_set(seed_val_, 0, /*human=*/true).listener_human;
     m["pretrain/seed_val_listener_acc"] = acc;
     if (acc > pre_listener_score_) {
       pre_listener_score_ = acc;
-      pre_listener_params_ = snapshot(*listener_);
+      pre_listener_params_ = copy_parameters({listener_.get()});
     }
   } else if (done.kind == PhaseKind::SpeakerPre) {
     torch::NoGradGuard no_grad;
@@ -556,7 +560,7 @@ void S2P::pretrain_select(Metrics& m) {
     m["pretrain/seed_val_speaker_loss"] = loss;
     if (loss < pre_speaker_loss_) {
       pre_speaker_loss_ = loss;
-      pre_speaker_params_ = snapshot(*speaker_);
+      pre_speaker_params_ = copy_parameters({speaker_.get()});
     }
   }
 }
@@ -681,10 +685,7 @@ state::SignalPairState S2P::pair_state() {
 
 Metrics S2P::final_metrics(const Metrics& last_eval) {
   if (!opt_.select_on_seed_val || best_params_.empty()) return last_eval;
-  torch::NoGradGuard no_grad;
-  size_t i = 0;
-  for (auto* mod : {static_cast<torch::nn::Module*>(speaker_.get()), static_cast<torch::nn::Module*>(listener_.get())})
-    for (auto& p : mod->parameters()) p.copy_(best_params_[i++]);
+  restore_parameters({speaker_.get(), listener_.get()}, best_params_);
   Metrics m = best_metrics_;
   for (const auto& kv : last_eval)
     if (kv.first.rfind("train/", 0) == 0 || kv.first.rfind("time/", 0) == 0) m[kv.first] = kv.second;

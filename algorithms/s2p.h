@@ -17,6 +17,7 @@
 #include <torch/optim/adam.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include "agents/agent.h"
@@ -118,6 +119,11 @@ class S2PSchedule {
   Phase last_;
   int64_t last_pos_ = 0;
 };
+
+// Detached copies of the parameters of `modules`, in order (model and pretraining selection),
+// and copying such a list back into the same modules.
+std::vector<torch::Tensor> copy_parameters(std::initializer_list<torch::nn::Module*> modules);
+void restore_parameters(std::initializer_list<torch::nn::Module*> modules, const std::vector<torch::Tensor>& saved);
 
 class S2P : public Algorithm {
  public:

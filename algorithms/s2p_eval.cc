@@ -244,9 +244,7 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
       best_score_ = score;
       best_metrics_ = m;
       best_metrics_["selected_step"] = double(step);
-      best_params_.clear();
-      for (auto* mod : {static_cast<torch::nn::Module*>(speaker_.get()), static_cast<torch::nn::Module*>(listener_.get())})
-        for (const auto& p : mod->parameters()) best_params_.push_back(p.detach().clone());
+      best_params_ = copy_parameters({speaker_.get(), listener_.get()});
     }
   }
   return m;
