@@ -47,6 +47,10 @@ class Algorithm {
   // returned model is not the last one logs that model's evaluation here, so the run file and
   // summary.json describe the same model.
   virtual void log_final(int64_t last_step, RunWriter& log) {}
+  // Name prefixes of what log_final writes (scalar names, interaction and metric splits): a
+  // continued run (emcomm train --resume) drops them from the run file, and log_final writes
+  // them again when the continued run ends.
+  virtual std::vector<std::string> final_log_prefixes() const { return {}; }
 
   // Checkpoints (docs/reliability.md). save_state writes everything the run needs to continue
   // exactly as if it had not stopped (modules, optimizers, every random generator, counters,

@@ -163,6 +163,7 @@ class S2P : public Algorithm {
   // splits selected_train, selected_val, selected_test and scalars selected/<figure>, all at
   // the selected step (docs/s2p.md).
   void log_final(int64_t last_step, RunWriter& log) override;
+  std::vector<std::string> final_log_prefixes() const override { return {"selected/", "selected_"}; }
   bool resumable() const override { return true; }
   void save_state(torch::serialize::OutputArchive& ar) override;
   void load_state(torch::serialize::InputArchive& ar) override;

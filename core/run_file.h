@@ -64,8 +64,14 @@ class RunWriter {
   // every scalar/metric point and interaction row (with its CIC tables) whose step is after
   // `keep_through_step` (what was flushed after the checkpoint being resumed), then appends
   // after what is left. Throws UserError naming the file when it is missing, corrupt, not a
-  // conforming run file, or locked.
-  RunWriter(const std::string& path, int64_t keep_through_step);
+  // conforming run file, or locked. Scalar series, metric splits and interaction splits
+  // whose (logical) name starts with one of `drop_prefixes` are removed first: what an
+  // algorithm logs once at the end of a run (Algorithm::final_log_prefixes), written again
+  // when the continued run ends.
+  RunWriter(const std::string& path, int64_t keep_through_step, const std::vector<std::string>& drop_prefixes = {});
+  // Rewrites /config (each option's value and /config/ini) for a continued run whose config
+  // changed (emcomm train --resume RUN_DIR --train.steps=N); options not in `config` keep theirs.
+  void update_config(const std::map<std::string, std::string>& config, const std::string& ini);
   ~RunWriter();
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;

@@ -308,7 +308,8 @@ SplitLog reopen_split(const H5::Group& g, int64_t keep) {
 
 }  // namespace
 
-RunWriter::RunWriter(const std::string& path, int64_t keep_through_step) : impl_(std::make_unique<Impl>()) {
+RunWriter::RunWriter(const std::string& path, int64_t keep_through_step, const std::vector<std::string>& drop_prefixes)
+    : impl_(std::make_unique<Impl>()) {
   H5::Exception::dontPrint();
   impl_->path = path;
   {
@@ -323,6 +324,16 @@ RunWriter::RunWriter(const std::string& path, int64_t keep_through_step) : impl_
   open_run_file(*impl_->file, err, H5F_ACC_RDWR);
   err.guarded("its datasets, to continue them", [&] {
     H5::H5File& file = *impl_->file;
+    auto dropped = [&](const std::string& name) {
+      for (const auto& p : drop_prefixes)
+        if (name.rfind(p, 0) == 0) return true;
+      return false;
+    };
+    for (const char* group : {"/scalars", "/metrics", "/interactions"}) {
+      const H5::Group g = file.openGroup(group);
+      for (const auto& name : child_groups(g))
+        if (dropped(std::string(group) == "/scalars" ? scalar_logical_name(name) : name)) g.unlink(name);
+    }
     const H5::Group scalars = file.openGroup("/scalars");
     for (const auto& name : child_groups(scalars))
       impl_->series.emplace("scalars/" + name, reopen_series(scalars.openGroup(name), keep_through_step));
@@ -344,6 +355,22 @@ RunWriter::RunWriter(const std::string& path, int64_t keep_through_step) : impl_
     file.flush(H5F_SCOPE_GLOBAL);
     return 0;
   });
+}
+
+void RunWriter::update_config(const std::map<std::string, std::string>& config, const std::string& ini) {
+  try {
+    const H5::Group cfg = impl_->file->openGroup("/config");
+    const H5::StrType str = utf8_string_type();
+    const H5::DataSpace scalar(H5S_SCALAR);
+    for (const auto& [key, value] : config) {
+      if (cfg.attrExists(key)) cfg.removeAttr(key);
+      cfg.createAttribute(key, str, scalar).write(str, value);
+    }
+    cfg.unlink("ini");
+    cfg.createDataSet("ini", str, scalar).write(ini, str);
+  } catch (const H5::Exception& e) {
+    impl_->rethrow("rewriting /config", e);
+  }
 }
 
 }  // namespace emcomm

@@ -30,6 +30,7 @@ int list_command(const std::vector<std::string>& args);
 int compare_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);  // compare's grid under MPI
 int analyze_command(const std::vector<std::string>& args);
+int eval_command(const std::vector<std::string>& args);  // a trained run from a checkpoint, no training
 int bench_command(const std::vector<std::string>& args);
 int make_dataset_command(const std::vector<std::string>& args);
 

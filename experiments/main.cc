@@ -55,7 +55,10 @@ const char* kUsage =
     "                                                             throughput of each workload (docs/PERFORMANCE.md)\n"
     "  make-dataset OUT.h5 [--size=N --image_size=S --objects=K --noise=X --seed=S ...] [--overwrite]\n"
     "                                                             synthetic scenes + captions (docs/dataset-format.md)\n"
-    "  train --resume RUN_DIR [--run.stop_after=N]                continue a stopped run from its checkpoint\n"
+    "  train --resume RUN_DIR [--train.steps=N] [--run.stop_after=N]\n"
+    "                                                             continue a stopped run, or a run up to a larger train.steps\n"
+    "  eval RUN_DIR [--step final|K] [--split S] [--eval.size=N] [--json]\n"
+    "                                                             evaluate a trained run's checkpoint without training\n"
     "  help | --version                                           this text | the version\n"
     "'emcomm COMMAND --help' describes one command.\n"
     "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error (EMCOMM_DEBUG=1 shows\n"
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
     if (cmd == "compare") return emcomm::compare_command(args);
     if (cmd == "sweep") return emcomm::sweep_command(args);
     if (cmd == "analyze") return emcomm::analyze_command(args);
+    if (cmd == "eval") return emcomm::eval_command(args);
     if (cmd == "bench") return emcomm::bench_command(args);
     if (cmd == "make-dataset") return emcomm::make_dataset_command(args);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
@@ -100,7 +104,7 @@ int main(int argc, char** argv) {
       std::printf("emcomm %s\n", emcomm::kEmcommVersion);
       return 0;
     }
-    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, make-dataset, bench, help");
+    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, eval, make-dataset, bench, help");
   } catch (const std::exception& e) {
     const emcomm::ErrorReport r = emcomm::report_exception(e, emcomm::debug_requested());
     std::fputs(printable(r.text).c_str(), stderr);

@@ -10,12 +10,12 @@
 #include <fstream>
 
 #include "algorithms/algorithm.h"
-#include "algorithms/pairs.h"
 #include "algorithms/trainer.h"
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/progress.h"
 #include "experiments/commands.h"
+#include "experiments/run_loader.h"
 
 namespace fs = std::filesystem;
 
@@ -26,12 +26,15 @@ constexpr const char* kVersion = kEmcommVersion;
 
 constexpr const char* kTrainUsage =
     "usage: emcomm train [CONFIG.ini] [--section.key=value ...] [--overwrite]\n"
-    "       emcomm train --resume RUN_DIR [--run.stop_after=N] [--run.checkpoint_every=N] [--run.checkpoint_keep=N]\n"
+    "       emcomm train --resume RUN_DIR [--train.steps=N] [--run.stop_after=N] [--run.checkpoint_every=N]\n"
+    "                    [--run.checkpoint_keep=N]\n"
     "Trains one run into run.out (default runs/<config name>-seed<seed>/): run.h5, config.ini, summary.json,\n"
     "checkpoints/. Without CONFIG.ini every option not given takes its default (e.g. emcomm train\n"
     "--env.name=matrix --train.algorithm=reinforce; the run directory is then runs/<env>_<algorithm>-seed<seed>/).\n"
     "Options are --section.key=value ('emcomm list' shows every option, its range and default).\n"
-    "--overwrite replaces an earlier run in run.out; --resume continues a stopped run from its newest checkpoint.\n"
+    "--overwrite replaces an earlier run in run.out; --resume continues a stopped run from its newest checkpoint;\n"
+    "--resume with a larger --train.steps continues a run (finished or not) up to the new step count\n"
+    "(config.ini and the run file's /config then record the new value and the step it was raised at).\n"
     "SIGINT/SIGTERM stop after the current step with a checkpoint (exit 130/143).\n"
     "Exit codes: 0 done, 2 bad input (option, value, file), 1 internal error.\n";
 // Below this, matmul is in reference-BLAS territory (OpenBLAS on 2 cores gives tens).
@@ -98,10 +101,26 @@ std::string recorded_source(const fs::path& ini) {
   return line.rfind(kSourcePrefix, 0) == 0 ? line.substr(std::string(kSourcePrefix).size()) : ini.string();
 }
 
-// The options a resumed run may change: those that do not change its results.
+// The options a resumed run may change: those that do not change its results, and
+// train.steps (raised only: the run goes on longer).
 bool resume_may_override(const std::string& arg) {
   return arg.rfind("--run.stop_after=", 0) == 0 || arg.rfind("--run.checkpoint_every=", 0) == 0 ||
-         arg.rfind("--run.checkpoint_keep=", 0) == 0;
+         arg.rfind("--run.checkpoint_keep=", 0) == 0 || arg.rfind("--train.steps=", 0) == 0;
+}
+
+// The comment config.ini and /config/ini carry for each raise of train.steps.
+std::string extension_note(int64_t from, int64_t to, int64_t at_step) {
+  return "# train.steps raised from " + std::to_string(from) + " to " + std::to_string(to) + " at step " +
+         std::to_string(at_step) + " (emcomm train --resume)\n";
+}
+
+// The comment lines of an earlier config.ini after its first line (earlier raises of train.steps).
+std::string recorded_notes(const fs::path& ini) {
+  std::ifstream in(ini);
+  std::string line, notes;
+  std::getline(in, line);
+  while (std::getline(in, line) && line.rfind("# train.steps raised", 0) == 0) notes += line + "\n";
+  return notes;
 }
 
 }  // namespace
@@ -137,8 +156,8 @@ int train_command(const std::vector<std::string>& args) {
                       config_path + "'");
     for (const auto& o : overrides)
       if (!resume_may_override(o))
-        throw UserError("a resumed run keeps its config; only --run.stop_after, --run.checkpoint_every and "
-                        "--run.checkpoint_keep may be given with --resume, got '" + o + "'");
+        throw UserError("a resumed run keeps its config; only --train.steps (to raise it), --run.stop_after, "
+                        "--run.checkpoint_every and --run.checkpoint_keep may be given with --resume, got '" + o + "'");
     if (!fs::is_regular_file(fs::path(resume_dir) / "config.ini"))
       throw UserError("--resume '" + resume_dir + "': no run there (no config.ini)");
     config_path = (fs::path(resume_dir) / "config.ini").string();
@@ -177,50 +196,42 @@ int train_command(const std::vector<std::string>& args) {
 
   // Build everything before touching the run directory, so a bad config leaves nothing behind.
   // An incompatible env x algorithm pair is refused before anything is built (algorithms/pairs.h).
-  check_pair(cfg);
-  auto build = [&] {
-    Rng root(static_cast<uint64_t>(seed));
-    auto env = EnvRegistry::get(cfg.get_string("env.name"), "env").make(cfg, root.derive("env"));
-    check_instance(*env, cfg);
-    return AlgorithmRegistry::get(cfg.get_string("train.algorithm"), "algorithm")
-        .make(cfg, env, root.derive("algorithm"));
-  };
-  auto algo = build();
-
   Trainer::Options topt = Trainer::Options::from(cfg);
   topt.checkpoint_path = (run_dir / "checkpoints" / "final.pt").string();
   topt.checkpoint_dir = (run_dir / "checkpoints").string();
+  std::unique_ptr<Algorithm> algo;
   std::unique_ptr<Trainer> trainer;
   std::unique_ptr<RunWriter> log;
   int64_t resumed_step = -1;
   if (resuming) {
-    // The newest checkpoint that loads; a damaged newer one is reported and skipped.
-    const auto found = Trainer::checkpoints(topt.checkpoint_dir);
-    if (found.empty())
-      throw UserError("--resume '" + resume_dir + "': no checkpoint in " + topt.checkpoint_dir +
-                      " (the run stopped before its first checkpoint; start it again with --overwrite)");
-    std::string problems;
-    int64_t step = 0;
-    for (const auto& path : found) {
-      trainer = std::make_unique<Trainer>(topt);
-      try {
-        step = trainer->resume(*algo, path);
-        break;
-      } catch (const UserError& e) {
-        if (!problems.empty()) problems += "; ";
-        problems += e.what();
-        std::fprintf(stderr, "emcomm: warning: %s\n", e.what());
-        trainer.reset();
-        algo = build();
-      }
+    // --train.steps may only raise the run's own value.
+    const int64_t old_steps = resolve_config(build_schema(), config_path, {}).get_int("train.steps");
+    const bool extending = topt.steps != old_steps;
+    if (topt.steps < old_steps)
+      throw UserError("--train.steps=" + std::to_string(topt.steps) + " with --resume: the run's train.steps is " +
+                      std::to_string(old_steps) + "; a resumed run may only raise it");
+    RestoredRun restored = restore_run(cfg, topt, 0, "--resume '" + resume_dir + "'");
+    algo = std::move(restored.algo);
+    trainer = std::move(restored.trainer);
+    const int64_t step = resumed_step = restored.step;
+    if (extending && algo->finished(step))
+      throw UserError("--train.steps=" + std::to_string(topt.steps) + ": the run ended at step " + std::to_string(step) +
+                      " because its algorithm's schedule ended (e.g. s2p.rounds or s2p.phase_stop), not at train.steps=" +
+                      std::to_string(old_steps) + "; raising train.steps does not continue it (start a new run)");
+    // What the algorithm logs once at the end of a run is logged again when this run ends.
+    log = std::make_unique<RunWriter>((run_dir / "run.h5").string(), step, algo->final_log_prefixes());
+    if (extending) {
+      const std::string notes = recorded_notes(run_dir / "config.ini") + extension_note(old_steps, topt.steps, step);
+      log->update_config(cfg.values(), notes + cfg.to_ini());
+      log->flush();
+      write_file(run_dir / "config.ini", kSourcePrefix + source + "\n" + notes + cfg.to_ini());
     }
-    if (!trainer) throw UserError("--resume '" + resume_dir + "': no usable checkpoint: " + problems);
-    resumed_step = step;
-    log = std::make_unique<RunWriter>((run_dir / "run.h5").string(), step);
     trainer->set_log(*log);
-    std::fprintf(stderr, "emcomm: resuming %s from %s (step %lld)\n", run_dir.string().c_str(),
-                 trainer->last_checkpoint.c_str(), (long long)step);
+    std::fprintf(stderr, "emcomm: resuming %s from %s (step %lld%s)\n", run_dir.string().c_str(),
+                 trainer->last_checkpoint.c_str(), (long long)step,
+                 extending ? (", train.steps raised to " + std::to_string(topt.steps)).c_str() : "");
   } else {
+    algo = build_algorithm(cfg);
     prepare_run_dir(run_dir, overwrite);
     write_file(run_dir / "config.ini", kSourcePrefix + source + "\n" + cfg.to_ini());
     log = std::make_unique<RunWriter>((run_dir / "run.h5").string(), cfg.values(), cfg.to_ini(), kVersion);

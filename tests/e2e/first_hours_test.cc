@@ -90,7 +90,7 @@ TEST_CASE("first hours: argument mistakes get messages that say what to type", "
 
 TEST_CASE("first hours: every command answers --help with exit 0, and emcomm --version names the run files' version",
           "[e2e]") {
-  for (const std::string cmd : {"train", "compare", "sweep", "analyze", "bench", "make-dataset"}) {
+  for (const std::string cmd : {"train", "compare", "sweep", "analyze", "eval", "bench", "make-dataset"}) {
     auto r = test::run_emcomm(cmd + " --help");
     INFO(cmd << "\n" << r.output);
     CHECK(r.exit_code == 0);

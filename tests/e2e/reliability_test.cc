@@ -211,9 +211,9 @@ TEST_CASE("resume: corrupt checkpoints and a corrupt run file and bad resume arg
   CHECK(again.exit_code == 2);
   CHECK_THAT(again.output, Catch::Contains("--overwrite") && Catch::Contains("--resume"));
 
-  auto r = test::run_emcomm("train --resume '" + run + "' --train.steps=100");
+  auto r = test::run_emcomm("train --resume '" + run + "' --train.lr=0.5");
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Catch::Contains("--train.steps=100"));
+  CHECK_THAT(r.output, Catch::Contains("--train.lr=0.5"));
   r = test::run_emcomm("train --resume '" + run + "' --overwrite");
   CHECK(r.exit_code == 2);
   r = test::run_emcomm("train --resume '" + (dir / "nothing") + "'");
