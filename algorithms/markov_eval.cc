@@ -133,7 +133,20 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
   auto ret = r.returns.contiguous();
   const float* ret_p = ret.data_ptr<float>();
   bool sender_acts = false;
+  // Target and concept per episode, of one width each across the episodes (checked).
+  const int64_t TW = int64_t(game.target_of(rows[0].b).size()), CW = int64_t(game.concept_of(rows[0].b).size());
+  all.target_width = TW == 1 ? 0 : int(TW);
+  all.concept_width = int(CW);
+  std::vector<int32_t> ep_target, ep_concept;
+  int64_t ep_b = -1;
   for (const RowRef& row : rows) {
+    if (row.b != ep_b) {
+      ep_b = row.b;
+      ep_target = game.target_of(row.b);
+      ep_concept = game.concept_of(row.b);
+      EMCOMM_CHECK(int64_t(ep_target.size()) == TW && int64_t(ep_concept.size()) == CW,
+                   "MarkovGame::target_of/concept_of: episodes of different widths");
+    }
     all.step.push_back(step);
     all.episode.push_back(row.b);
     all.t.push_back(int32_t(row.t));
@@ -149,7 +162,8 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
     if (answers[row.receiver]) answer_of(row.b, row.receiver, row.t_recv, all.receiver_action);
     else action_of(row.b, row.receiver, row.t_recv, all.receiver_action);
     all.reward.push_back(ret_p[row.b * N + row.sender]);
-    all.target.push_back(int32_t(game.meaning(row.b)));
+    all.target.insert(all.target.end(), ep_target.begin(), ep_target.end());
+    all.concept.insert(all.concept.end(), ep_concept.begin(), ep_concept.end());
   }
 
   // Figures over every row (pooled over the speakers), then per speaking agent j (its own rows:
@@ -348,7 +362,10 @@ Metrics log_markov_evaluation(const MarkovGame& game, const MarkovRollout& r, co
     b.length = head(all.length, logged);
     b.sender_action = head(all.sender_action, logged * W);
     b.receiver_action = head(all.receiver_action, logged * W);
-    b.target = head(all.target, logged);
+    b.target_width = all.target_width;
+    b.target = head(all.target, logged * TW);
+    b.concept_width = all.concept_width;
+    b.concept = head(all.concept, logged * CW);
     b.reward = head(all.reward, logged);
     if (due) {
       CicTables t;

@@ -96,6 +96,13 @@ class MarkovGame : public Env {
   // What the speakers' messages should convey in episode b of the last reset (the rows' target;
   // simple_crypto: the goal), or -1 when the game does not say. Default: -1.
   virtual int64_t meaning(int64_t episode) const { return -1; }
+  // The rows' target for episode b: one value (default: meaning(b)) or several, the same number
+  // for every episode (a signaling game through the adapter: the object's A attribute values in
+  // reconstruction, the target's candidate index in discrimination).
+  virtual std::vector<int32_t> target_of(int64_t episode) const { return {int32_t(meaning(episode))}; }
+  // The speaker's symbolic input in episode b (the rows' concept, which topsim, posdis, bosdis and
+  // mi_concept read), the same width for every episode, or empty when the game has none. Default: none.
+  virtual std::vector<int32_t> concept_of(int64_t episode) const { return {}; }
 
   // Teams of mixed cooperative-competitive games: whether agent i plays on the adversary side (a
   // trainer may give each side its own algorithm). Default: nobody is.

@@ -227,7 +227,13 @@ std::vector<std::optional<double>> compute(const InteractionBatch& b, const std:
   // Graded rewards without a target (particle distances, matrix payoffs) have none: null.
   const bool has_target = std::any_of(b.target.begin(), b.target.end(), [](int32_t t) { return t >= 0; });
   const bool binary = std::all_of(b.reward.begin(), b.reward.end(), [](float r) { return r == 0.0f || r == 1.0f; });
-  if (has_target || binary) set("accuracy", accuracy(b.reward));
+  // With a target the receiver's action can be checked against: exact matches (graded rewards,
+  // e.g. reconstruction through the Markov adapter, do not say whether the episode was solved).
+  const double matched = b.target_width == b.receiver_action_width && !b.receiver_action.empty()
+                             ? target_accuracy(b.receiver_action, b.target, b.target_width)
+                             : -1;
+  if (matched >= 0) set("accuracy", matched);
+  else if (has_target || binary) set("accuracy", accuracy(b.reward));
   set("mean_length", mean_length(b.length));
   set("symbols_used", double(symbols_used(b.message)));
   return v;

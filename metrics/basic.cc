@@ -1,5 +1,7 @@
 #include "metrics/basic.h"
 
+#include <algorithm>
+
 #include <numeric>
 #include <unordered_set>
 
@@ -22,6 +24,23 @@ double accuracy(const std::vector<float>& reward) {
   int64_t solved = 0;
   for (float r : reward) solved += r > 0.0f;
   return double(solved) / double(reward.size());
+}
+
+double target_accuracy(const std::vector<int32_t>& receiver_action, const std::vector<int32_t>& target, int width) {
+  const size_t w = size_t(std::max(width, 1));
+  if (receiver_action.size() != target.size() || target.size() % w != 0) return -1;
+  int64_t rows = 0, right = 0;
+  for (size_t r = 0; r < target.size() / w; ++r) {
+    bool has = true, same = true;
+    for (size_t c = 0; c < w; ++c) {
+      has = has && target[r * w + c] >= 0;
+      same = same && receiver_action[r * w + c] == target[r * w + c];
+    }
+    if (!has) continue;
+    ++rows;
+    right += same;
+  }
+  return rows == 0 ? -1 : double(right) / double(rows);
 }
 
 }  // namespace emcomm::metrics

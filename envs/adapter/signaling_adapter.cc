@@ -117,4 +117,23 @@ std::shared_ptr<MarkovGame> markov_game_for(std::shared_ptr<Env> env, const Conf
                   "' is neither");
 }
 
+namespace {
+
+std::vector<int32_t> row_of(const torch::Tensor& t, int64_t b) {
+  if (!t.defined() || t.dim() == 0 || t.size(0) <= b || (t.dim() == 2 && t.size(1) == 0)) return {};
+  const torch::Tensor row = t[b].reshape({-1}).to(torch::kInt32).contiguous();
+  return std::vector<int32_t>(row.data_ptr<int32_t>(), row.data_ptr<int32_t>() + row.numel());
+}
+
+}  // namespace
+
+std::vector<int32_t> SignalingAdapter::target_of(int64_t episode) const {
+  std::vector<int32_t> t = row_of(batch_.target, episode);
+  return t.empty() ? std::vector<int32_t>{-1} : t;
+}
+
+std::vector<int32_t> SignalingAdapter::concept_of(int64_t episode) const {
+  return batch_.concept.defined() && batch_.concept.dim() == 2 ? row_of(batch_.concept, episode) : std::vector<int32_t>{};
+}
+
 }  // namespace emcomm

@@ -35,6 +35,10 @@ class SignalingAdapter : public MarkovGame {
   bool hears(int64_t listener, int64_t speaker) const override { return listener == 1 && speaker == 0; }
   // acc: 1 for each episode of the last batch the listener solved (every factor right), else 0.
   EpisodeFigures episode_figures() const override;
+  // The rows carry what self-play logs for the same game: the object's attributes as concept,
+  // the true attribute values (reconstruction) or the target's index (discrimination) as target.
+  std::vector<int32_t> target_of(int64_t episode) const override;
+  std::vector<int32_t> concept_of(int64_t episode) const override;
 
   // Starts episodes on a given batch of the game.
   MarkovState start(SignalBatch batch);

@@ -16,6 +16,7 @@ bosdis = _m.bosdis
 mean_length = _m.mean_length
 symbols_used = _m.symbols_used
 accuracy = _m.accuracy
+target_accuracy = _m.target_accuracy
 sc = speaker_consistency
 ic = instantaneous_coordination
 ci = context_independence
@@ -39,4 +40,4 @@ def cic(p_message, p_action, skip_unprobed=True):
 
 __all__ = ["messages_as_symbols", "rows_as_symbols", "entropy", "mutual_information", "speaker_consistency",
            "instantaneous_coordination", "context_independence", "cic", "topsim", "posdis", "bosdis",
-           "mean_length", "symbols_used", "accuracy", "sc", "ic", "ci"]
+           "mean_length", "symbols_used", "accuracy", "target_accuracy", "sc", "ic", "ci"]

@@ -144,6 +144,13 @@ void bind_metrics(pyb::module_& m) {
     std::vector<int64_t> s;
     return metrics::accuracy(floats(reward, "reward", s));
   }, pyb::arg("reward"), "Fraction of rows with reward > 0.");
+  mm.def("target_accuracy", [](const pyb::object& receiver_action, const pyb::object& target) {
+    const Table a = table(receiver_action, "receiver_action"), t = table(target, "target");
+    if (a.a.shape != t.a.shape) throw UserError("receiver_action and target must have the same shape");
+    const double v = metrics::target_accuracy(a.a.data, t.a.data, int(a.view().cols));
+    return v < 0 ? pyb::object(pyb::none()) : pyb::object(pyb::float_(v));
+  }, pyb::arg("receiver_action"), pyb::arg("target"),
+     "Fraction of rows (with a target, no -1) whose receiver action equals the target in every column; None without one.");
 }
 
 }  // namespace emcomm::py

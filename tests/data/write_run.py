@@ -27,7 +27,8 @@ def write(path, schema_version=2, with_format=True):
         # Step 20 by hand: messages (0), (1), (1,0), (1,0) -> entropy 1.5 bits; the sender's
         # actions and the concepts are one-to-one with them -> sc = mi_concept = 1.5 and
         # ci_action = ci_concept = 1; receiver actions 0,1,2,0 -> ic = 1.5 + 1.5 - 2 = 1;
-        # rewards 1, 0, 0.5, -1 -> accuracy 0.5; mean_length 1.5; symbols_used 2;
+        # receiver actions 0,1,2,0 against targets 0,1,2,2 -> accuracy 3/4 (exact matches; the
+        # rewards 1, 0, 0.5, -1 would give 0.5 by the reward rule); mean_length 1.5; symbols_used 2;
         # topsim = 5 / sqrt(187.5). CIC per row: uniform sender, one-to-one listener -> 1 bit;
         # a sender that only ever says message 0 -> 0; no probe (NaN) -> skipped; a listener
         # that ignores the message -> 0; so cic = 1/3.

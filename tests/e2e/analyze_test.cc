@@ -165,7 +165,10 @@ std::map<std::string, std::optional<double>> expected(const RunReader& reader, c
                      ? cic_factorised(pm.data(), pa.data(), n, M, cic_tables->action_shape[0], cic_tables->action_shape[1])
                      : cic(pm.data(), pa.data(), n, M, K));
   }
-  put("accuracy", accuracy(b.reward));
+  if (b.target_width == b.receiver_action_width && target_accuracy(b.receiver_action, b.target, b.target_width) >= 0)
+    put("accuracy", target_accuracy(b.receiver_action, b.target, b.target_width));
+  else
+    put("accuracy", accuracy(b.reward));
   put("mean_length", mean_length(b.length));
   put("symbols_used", double(symbols_used(b.message)));
   return e;
@@ -340,7 +343,7 @@ TEST_CASE("analyze: a run file written by h5py alone gives the hand-computed val
   CHECK(v["ci_concept"].number == 1.0);
   CHECK(v["cic"].number == Approx(1.0 / 3.0).margin(1e-7));
   CHECK(v["topsim"].number == Approx(5.0 / std::sqrt(187.5)).margin(1e-12));
-  CHECK(v["accuracy"].number == 0.5);
+  CHECK(v["accuracy"].number == 0.75);  // target matches, not the rewards' 0.5
   CHECK(v["mean_length"].number == 1.5);
   CHECK(v["symbols_used"].number == 2);
   // posdis and bosdis: the C++ functions on the same rows.

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/run_file.h"
 #include "tests/test_util.h"
 
@@ -189,4 +191,42 @@ TEST_CASE("first hours: --resume on a finished run keeps its summary.json (wall_
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("had already finished at step 4") && Contains("sp_acc/val"));
   CHECK(test::read_text(dir / "run/summary.json") == before);
+}
+
+TEST_CASE("first hours: REINFORCE through the adapter logs concept and target as self-play does; analyze agrees "
+          "with training", "[e2e][analyze]") {
+  test::TempDir dir;
+  // Every evaluation episode is logged (eval.size = log_rows), so the rows are the episodes the
+  // training figures average over.
+  for (const std::string mode : {"reconstruction", "discrimination"}) {
+    const std::string run = dir / mode;
+    auto r = test::run_emcomm("train --env.name=lewis --env.mode=" + mode + " --train.algorithm=reinforce --train.steps=40"
+                              " --train.eval_every=20 --eval.size=200 --eval.log_rows=200 --run.out='" + run + "'");
+    INFO(mode << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+    const auto summary = nlohmann::json::parse(test::read_text(run + "/summary.json"));
+    CHECK_FALSE(summary["final"].contains("sc"));  // the speaker takes no env action
+    CHECK_FALSE(summary["final"].contains("ci_action"));
+    RunReader reader(run + "/run.h5");
+    REQUIRE(reader.interaction_rows("eval") == 400);  // evaluations at steps 20 and 40
+    const InteractionBatch b = reader.interactions("eval", 200, 200);
+    CHECK(b.concept_width == 6);  // the default Lewis game: 6 attributes
+    CHECK(b.target_width == (mode == "reconstruction" ? 6 : 0));
+    for (int32_t t : b.target) CHECK(t >= 0);
+    if (mode == "reconstruction") CHECK(b.target == b.concept);  // the object itself is the target
+    const auto a = test::run_emcomm("analyze '" + run + "/run.h5' --json --no-write");
+    REQUIRE(a.exit_code == 0);
+    const auto j = nlohmann::json::parse(a.output)["eval"];
+    CHECK(j["topsim"].is_number());
+    CHECK(j["posdis"].is_number());
+    CHECK(j["mi_concept"].is_number());
+    // The training figure "acc" is the fraction of episodes solved (every factor right), the rows'
+    // exact target matches, not the fraction with some reward (graded in reconstruction).
+    CHECK(j["accuracy"].get<double>() == Approx(summary["final"]["acc"].get<double>()).margin(1e-12));
+    if (mode == "reconstruction") {  // where the reward rule would say otherwise
+      double some_reward = 0;
+      for (float w : b.reward) some_reward += w > 0 ? 1.0 / 200 : 0.0;
+      CHECK(some_reward > j["accuracy"].get<double>());
+    }
+  }
 }
