@@ -289,7 +289,6 @@ Metrics Maddpg::train_step(int64_t) {
     s = std::move(next);
   }
   m["reward"] = ret / double(E);
-  m["transitions"] = double(transitions_);
   return m;
 }
 
@@ -405,6 +404,9 @@ Metrics Maddpg::evaluate(int64_t step, RunWriter& log) {
   std::vector<int64_t> subs;
   const MarkovRollout rec = rollout(opt_.eval_size, rng, subs);
   Metrics m = return_figures(rec);
+  // Counters at this step (training figures are averaged between evaluations; counters are not).
+  m["transitions"] = double(transitions_);
+  m["updates"] = double(updates_);
   // The agent's logits at `obs`, with the ensemble sub-policies of the episodes they came from.
   auto logits = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>& episodes) {
     const int64_t n = obs.size(0);

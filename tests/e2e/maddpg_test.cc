@@ -21,6 +21,10 @@ TEST_CASE("maddpg e2e: a short speaker_listener run logs rows that emcomm analyz
   RunReader reader(dir / "run/run.h5");
   CHECK(reader.validate().empty());
   REQUIRE(reader.interaction_rows("eval") == 400);  // two evaluations x 200 rows
+  // Counters at each evaluation, not averages: 2 steps x 16 envs x 25 env steps per evaluation;
+  // the first update once the replay holds 800 transitions (after step 2), one per 100 then.
+  CHECK(reader.scalar("transitions").value == std::vector<double>{800, 1600});
+  CHECK(reader.scalar("updates").value == std::vector<double>{0, 8});
   auto rows = reader.interactions("eval", 200, 200);
   for (int64_t i = 0; i < rows.rows; ++i) {
     CHECK(rows.sender[i] == 0);
