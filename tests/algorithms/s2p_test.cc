@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <set>
 
 #include "algorithms/s2p.h"
 #include "algorithms/signal_log.h"
@@ -600,4 +601,107 @@ TEST_CASE("s2p phase stops survive a checkpoint: resumed runs continue step for 
   CHECK(second.algo->schedule().cursor() == whole.algo->schedule().cursor());
   CHECK(same(snapshot(*second.algo->speaker()), snapshot(*whole.algo->speaker())));
   CHECK(same(snapshot(*second.algo->listener()), snapshot(*whole.algo->listener())));
+}
+
+namespace {
+
+// Whether member p's slice differs between two stacked-population snapshots.
+bool member_differs(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b, int64_t p) {
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i][p], b[i][p])) return true;
+  return false;
+}
+
+// Runs `steps - 1` identical self-play steps on two copies of a P = 3 population, then moves
+// speaker 0 of the second copy and runs step `steps` on both: the listeners whose parameters then
+// differ are those that heard speaker 0 at that step.
+std::vector<int64_t> heard_speaker0(const std::string& pairing, int64_t steps) {
+  const std::vector<std::string> opts = {"--population.size=3", "--population.pairing=" + pairing,
+                                         "--s2p.schedule=selfplay", "--population.imitate_every=0"};
+  Setup a(opts), b(opts);
+  for (int64_t t = 1; t < steps; ++t) a.algo->train_step(t), b.algo->train_step(t);
+  REQUIRE(same(snapshot(*a.algo->listener()), snapshot(*b.algo->listener())));
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : b.algo->speaker()->parameters()) p[0].add_(0.5);
+  }
+  a.algo->train_step(steps);
+  b.algo->train_step(steps);
+  const auto la = snapshot(*a.algo->listener()), lb = snapshot(*b.algo->listener());
+  std::vector<int64_t> heard;
+  for (int64_t p = 0; p < 3; ++p)
+    if (member_differs(la, lb, p)) heard.push_back(p);
+  return heard;
+}
+
+}  // namespace
+
+TEST_CASE("s2p pairing: independent pairs never cross; uniform pairing gives each speaker one listener per step",
+          "[s2p][population]") {
+  // Independent: only listener 0 ever hears speaker 0.
+  for (int64_t t : {1, 2, 5}) CHECK(heard_speaker0("independent", t) == std::vector<int64_t>{0});
+  // Uniform: a permutation each step, so exactly one listener hears speaker 0, and which one
+  // changes from step to step (seeded: the same every time).
+  std::set<int64_t> listeners;
+  for (int64_t t = 1; t <= 6; ++t) {
+    const auto heard = heard_speaker0("uniform", t);
+    INFO("step " << t);
+    REQUIRE(heard.size() == 1);
+    listeners.insert(heard[0]);
+  }
+  CHECK(listeners.size() >= 2);
+  CHECK(heard_speaker0("uniform", 3) == heard_speaker0("uniform", 3));
+}
+
+TEST_CASE("s2p supervised steps: listener-only steps leave the speaker, speaker-only steps the listener",
+          "[s2p][schedule]") {
+  // sup2sp with 2 listener then 3 speaker pretraining steps: "LLPPP" then self-play.
+  Setup s({"--s2p.schedule=sup2sp", "--s2p.listener_pretrain=2", "--s2p.speaker_pretrain=3", "--train.steps=10"});
+  auto sp = snapshot(*s.algo->speaker()), li = snapshot(*s.algo->listener());
+  for (int64_t t = 1; t <= 2; ++t) {
+    s.algo->train_step(t);
+    CHECK(s.algo->last_plan().sup_listener);
+    CHECK(same(sp, snapshot(*s.algo->speaker())));  // L: the speaker does not move
+    CHECK_FALSE(same(li, snapshot(*s.algo->listener())));
+    li = snapshot(*s.algo->listener());
+  }
+  for (int64_t t = 3; t <= 5; ++t) {
+    s.algo->train_step(t);
+    CHECK(s.algo->last_plan().sup_speaker);
+    CHECK(same(li, snapshot(*s.algo->listener())));  // P: the listener does not move
+    CHECK_FALSE(same(sp, snapshot(*s.algo->speaker())));
+    sp = snapshot(*s.algo->speaker());
+  }
+  s.algo->train_step(6);  // S: both move
+  CHECK_FALSE(same(sp, snapshot(*s.algo->speaker())));
+  CHECK_FALSE(same(li, snapshot(*s.algo->listener())));
+
+  // sched_rand_frz: its frozen self-play steps do not move the speaker.
+  Setup r({"--s2p.schedule=sched_rand_frz", "--s2p.listener_pretrain=1", "--s2p.speaker_pretrain=1",
+           "--s2p.sp_steps=3", "--s2p.sup_steps=1", "--train.steps=60"});
+  int64_t frozen = 0;
+  for (int64_t t = 1; t <= 40; ++t) {
+    const auto before = snapshot(*r.algo->speaker());
+    r.algo->train_step(t);
+    if (r.algo->last_plan().selfplay && r.algo->last_plan().speaker_frozen) {
+      ++frozen;
+      CHECK(same(before, snapshot(*r.algo->speaker())));
+    }
+  }
+  CHECK(frozen > 5);  // about half of the 30 self-play steps
+}
+
+TEST_CASE("s2p selection: the first of equally good models is kept, and its parameters are put back", "[s2p]") {
+  Setup s({"--s2p.schedule=supervised", "--train.lr=0.01"});
+  test::TempDir dir;
+  RunWriter log(dir / "run.h5", {}, "", "test");
+  for (int64_t t = 1; t <= 30; ++t) s.algo->train_step(t);
+  s.algo->evaluate(30, log);
+  const auto at30 = snapshot(*s.algo->speaker());
+  const Metrics last = s.algo->evaluate(40, log);  // the same model again: a tie
+  for (int64_t t = 41; t <= 45; ++t) s.algo->train_step(t);  // moves on, not evaluated
+  REQUIRE_FALSE(same(at30, snapshot(*s.algo->speaker())));
+  const Metrics final_m = s.algo->final_metrics(last);
+  CHECK(final_m.at("selected_step") == 30);  // the first of the tied evaluations
+  CHECK(same(at30, snapshot(*s.algo->speaker())));  // its parameters are put back, not the last ones
 }

@@ -109,3 +109,23 @@ TEST_CASE("maddpg e2e: a short simple_crypto run logs Alice -> Eve / Bob rows an
                    "\"ic/receiver1\"", "\"cic/receiver0\""})
     CHECK_THAT(ss.str(), Catch::Contains(key));
 }
+
+TEST_CASE("maddpg e2e: cooperative communication is learned in a short run, and the listener follows the speaker",
+          "[e2e][maddpg][learning]") {
+  // The reference config (seed 1) for 75 steps x 64 worlds = 4 800 episodes: a listener that ignores
+  // the speaker cannot beat chance (1/3: it cannot tell which of the 3 landmarks is the goal), and a
+  // speaker that does not tie messages to colours gives it nothing to follow. Docs: RESULTS.md.
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/particle_speaker_listener_maddpg.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") +
+                            "' --train.steps=75 --train.eval_every=75 --eval.size=300 --eval.final_episodes=0");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  RunReader reader(dir / "run/run.h5");
+  const double reach = reader.scalar("target_reach").value.back();
+  const double follows = reader.scalar("cic_uniform").value.back();
+  INFO("target_reach " << reach << ", cic_uniform " << follows);
+  CHECK(reach > 0.75);     // chance 1/3; the reference's 84 % over its full budget
+  CHECK(follows > 0.4);    // bits of log2(5) the listener's move depends on the message
+  CHECK(reader.scalar("transitions").value.back() == 75 * 64 * 25);
+}
