@@ -8,6 +8,7 @@
 #include <map>
 #include <numeric>
 
+#include "algorithms/interrupt.h"
 #include "algorithms/state_archive.h"
 #include "core/errors.h"
 #include "envs/adapter/signaling_adapter.h"
@@ -239,6 +240,7 @@ Metrics Maddpg::train_step(int64_t) {
   const std::vector<int64_t> subs = draw_subs(E, episode_rng_);
   double ret = 0;
   while (!s.all_done()) {
+    interrupt_point();
     std::vector<torch::Tensor> acts(N_);
     auto actions = torch::zeros({E, N_, FK_}), messages = torch::zeros({E, N_, LV_});
     {
@@ -279,6 +281,7 @@ Metrics Maddpg::train_step(int64_t) {
     } else {
       due_ += E;
       while (due_ >= opt_.update_every) {
+        interrupt_point();
         due_ -= opt_.update_every;
         for (int64_t i = 0; i < N_; ++i)
           for (int64_t k = 0; k < opt_.ensemble; ++k)
@@ -364,6 +367,7 @@ MarkovRollout Maddpg::rollout(int64_t E, Rng& rng, std::vector<int64_t>& subs) {
   for (int64_t i = 0; i < N_; ++i) F = std::max(F, spec_[i].action_factors), L = std::max(L, spec_[i].msg_len);
   while (!rec.states.back().all_done()) {
     EMCOMM_CHECK(rec.states.size() < 100000, "episode does not end");
+    interrupt_point();
     auto actions = torch::zeros({E, N_, FK_}), messages = torch::zeros({E, N_, LV_});
     auto choices = torch::zeros({E, N_, F}, torch::kInt64), symbols = torch::zeros({E, N_, L}, torch::kInt64);
     std::vector<torch::Tensor> msg_logits(N_);

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "algorithms/interrupt.h"
 #include "algorithms/s2p.h"
 #include "algorithms/signal_log.h"
 #include "core/errors.h"
@@ -70,6 +71,7 @@ S2P::SetPlay S2P::play_set(const SignalBatch& set, int64_t keep, bool human) {
   double human_correct = 0, match = 0, token_same = 0, token_alive = 0;
   std::vector<torch::Tensor> kept_symbols, kept_out, kept_correct;
   for (int64_t first = 0; first < B; first += chunk) {
+    interrupt_point();
     const int64_t n = std::min(chunk, B - first);
     const SignalBatch c = slice_batch(set, first, n);
     const SignalBatch rep = repeat_for_members(c);
@@ -150,6 +152,7 @@ std::vector<float> S2P::crossplay_matrix(const SignalBatch& sample, const std::v
   all_shifts.insert(all_shifts.end(), shifts.begin(), shifts.end());
   auto counts = torch::zeros({int64_t(all_shifts.size()), P}, torch::kFloat64);
   for (int64_t first = 0; first < B; first += chunk) {
+    interrupt_point();
     const int64_t n = std::min(chunk, B - first);
     const SignalBatch c = slice_batch(sample, first, n);
     const SignalBatch rep = repeat_for_members(c);

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "algorithms/interrupt.h"
 #include "algorithms/state_archive.h"
 #include "core/errors.h"
 
@@ -27,6 +28,10 @@ constexpr int64_t kCheckpointVersion = 1;
 volatile std::sig_atomic_t g_stop_signal = 0;
 
 void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// When interrupt_point() first saw the pending signal (only the training thread calls it).
+bool g_signal_seen = false;
+std::chrono::steady_clock::time_point g_signal_seen_at;
 
 std::string checkpoint_name(int64_t step) {
   char buf[40];
@@ -44,6 +49,17 @@ void sync_path(const fs::path& p) {
 
 }  // namespace
 
+void interrupt_point() {
+  if (g_stop_signal == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!g_signal_seen) {
+    g_signal_seen = true;
+    g_signal_seen_at = now;
+    return;
+  }
+  if (std::chrono::duration<double>(now - g_signal_seen_at).count() >= kInterruptGraceSeconds) throw StepInterrupted();
+}
+
 OptionSet trainer_options() {
   OptionSet s;
   s.add_int("run.seed", 1, "seed of every random generator in the run", 0, std::numeric_limits<int32_t>::max())
@@ -57,7 +73,7 @@ OptionSet trainer_options() {
                int64_t(1) << 40)
       .add_int("train.steps", 10000, "training steps", 1, int64_t(1) << 40)
       .add_int("train.eval_every", 500, "evaluate (and flush the run file) every this many steps", 1, int64_t(1) << 40)
-      .add_int("eval.size", 10000, "objects evaluated per split, spread evenly over it (0 or more than the split = the whole split)", 0, int64_t(1) << 40)
+      .add_int("eval.size", 10000, "objects evaluated per split, spread evenly over it (0 or more than the split = the whole split); Markov games (matrix, particle): episodes per evaluation (0 = 1000)", 0, int64_t(1) << 40)
       .add_int("eval.log_rows", 100, "interaction rows logged per split at each evaluation", 0, 1000000);
   return s;
 }
@@ -184,13 +200,27 @@ int64_t Trainer::resume(Algorithm& algo, const std::string& path) {
   return step;
 }
 
+Metrics Trainer::abandon(int64_t step) {
+  stop_signal = g_stop_signal;
+  stopped = true;
+  abandoned_step = step;
+  last_step = checkpoint_step_ >= 0 ? checkpoint_step_ : first_step_ - 1;
+  log_->flush();
+  return last_;
+}
+
 Metrics Trainer::run(Algorithm& algo) {
   start_ = std::chrono::steady_clock::now();
   stopped = false;
   stop_signal = 0;
   bool done = first_step_ > 1 && (last_step >= opt_.steps || algo.finished(last_step));
   for (int64_t step = first_step_; step <= opt_.steps && !done; ++step) {
-    Metrics m = algo.train_step(step);
+    Metrics m;
+    try {
+      m = algo.train_step(step);
+    } catch (const StepInterrupted&) {
+      return abandon(step);
+    }
     for (const auto& kv : m) {
       if (!std::isfinite(kv.second)) {
         log_->flush();
@@ -208,7 +238,11 @@ Metrics Trainer::run(Algorithm& algo) {
     last_step = step;
     if (step % opt_.eval_every == 0 || done || algo.wants_evaluation(step)) {
       check_parameters(algo, step);
-      last_ = evaluate(algo, step);
+      try {
+        last_ = evaluate(algo, step);
+      } catch (const StepInterrupted&) {
+        return abandon(step);
+      }
     }
     if (done || (opt_.checkpoint_every > 0 && step % opt_.checkpoint_every == 0)) write_checkpoint(algo, step);
     if (!done && (g_stop_signal != 0 || step == opt_.stop_after)) {

@@ -60,9 +60,13 @@ class Trainer {
   bool stopped = false;        // run() returned before the end of training
   int stop_signal = 0;         // the signal that stopped it (0: run.stop_after)
   std::string last_checkpoint;  // the newest checkpoint written or resumed from
+  // > 0: the step (or its evaluation) a stop signal interrupted (algorithms/interrupt.h); it is
+  // not checkpointed, the run continues from last_checkpoint (none: it cannot be resumed).
+  int64_t abandoned_step = 0;
 
  private:
   Metrics evaluate(Algorithm& algo, int64_t step);
+  Metrics abandon(int64_t step);  // a stop signal interrupted `step`: stop without checkpointing it
   void write_checkpoint(Algorithm& algo, int64_t step);
   void check_parameters(Algorithm& algo, int64_t step);
   double elapsed() const;

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/interrupt.h"
 #include "algorithms/trainer.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -252,6 +253,20 @@ int train_command(const std::vector<std::string>& args) {
   auto t0 = std::chrono::steady_clock::now();
   Metrics final_eval = trainer->run(*algo);
   progress.finish();
+  if (trainer->stopped && trainer->abandoned_step > 0) {
+    // A long step (or its evaluation) interrupted: it is not checkpointed (algorithms/interrupt.h).
+    const int sig = trainer->stop_signal;
+    const std::string how =
+        trainer->last_checkpoint.empty()
+            ? std::string("no checkpoint was written before it, so the run cannot be resumed (start it again with "
+                          "--overwrite, or set run.checkpoint_every)")
+            : "continue from its last checkpoint " + trainer->last_checkpoint + " with: emcomm train --resume " +
+                  run_dir.string();
+    std::fprintf(stderr, "emcomm: stopped by %s during step %lld, which was abandoned (not finished after %.0f s); "
+                 "the run file is flushed; %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                 (long long)trainer->abandoned_step, kInterruptGraceSeconds, how.c_str());
+    return 128 + sig;
+  }
   if (trainer->stopped) {
     const std::string how = trainer->last_checkpoint.empty()
                                 ? std::string("train.algorithm=") + cfg.get_string("train.algorithm") +

@@ -304,3 +304,37 @@ TEST_CASE("signals: SIGKILL mid-run leaves a run file h5py and RunReader read up
   REQUIRE(c.exit_code == 0);
   CHECK(logged_evaluations(run + "/run.h5").size() == steps.size() + 2);
 }
+
+TEST_CASE("signals: a long step is abandoned within seconds of SIGTERM and the run keeps its last checkpoint",
+          "[e2e][signals][maddpg]") {
+  // 16 384 worlds x 25 steps with one update round per 100 transitions: thousands of update rounds
+  // per train step (many seconds); before interrupt points SIGTERM waited for the step to end.
+  test::TempDir dir;
+  const std::string run = dir / "long";
+  const std::string cfg = test::source_path("experiments/configs/particle_speaker_listener_maddpg.ini");
+  const pid_t pid = test::spawn_emcomm("train '" + cfg + "' --run.out='" + run +
+                                           "' --maddpg.envs=16384 --maddpg.learning_starts=1 --maddpg.batch=256"
+                                           " --train.eval_every=1 --eval.size=100 --eval.final_episodes=0"
+                                           " --run.checkpoint_every=1",
+                                       dir / "out.txt");
+  REQUIRE(wait_for(checkpoint_file(run, 1), pid));
+  ::kill(pid, SIGTERM);  // step 2 has just begun
+  // Generous: only a hang fails here (the grace period is kInterruptGraceSeconds).
+  bool ended = false;
+  int status = 0;
+  for (int i = 0; i < 6000 && !ended; ++i) {
+    ended = ::waitpid(pid, &status, WNOHANG) != 0;
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!ended) ::kill(pid, SIGKILL), test::wait_exit(pid);
+  REQUIRE(ended);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 143));
+  const std::string out = test::read_text(dir / "out.txt");
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("stopped by SIGTERM during step 2, which was abandoned") &&
+                      Catch::Contains("continue from its last checkpoint " + checkpoint_file(run, 1)));
+  CHECK(Trainer::checkpoints(run + "/checkpoints") == std::vector<std::string>{checkpoint_file(run, 1)});
+  RunReader reader(run + "/run.h5");
+  CHECK(reader.validate().empty());
+  CHECK(reader.scalar("target_reach").step == std::vector<int64_t>{1});
+}
