@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "algorithms/memory_check.h"
 #include "algorithms/pairs.h"
 #include "core/errors.h"
 
@@ -15,6 +16,7 @@ std::unique_ptr<Algorithm> build_algorithm(const Config& cfg) {
   Rng root(static_cast<uint64_t>(cfg.get_int("run.seed")));
   auto env = EnvRegistry::get(cfg.get_string("env.name"), "env").make(cfg, root.derive("env"));
   check_instance(*env, cfg);
+  check_memory(*env, cfg);  // before anything large is allocated
   return AlgorithmRegistry::get(cfg.get_string("train.algorithm"), "algorithm").make(cfg, env, root.derive("algorithm"));
 }
 
