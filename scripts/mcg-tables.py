@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Per-agent Pitfalls tables of an `emcomm compare` directory of matrix-game runs.
 
-Usage: scripts/mcg-tables.py COMPARE_DIR [COMPARE_DIR ...] [final|training|probe|norms|curve NAME[,NAME...]]
+Usage: scripts/mcg-tables.py COMPARE_DIR [COMPARE_DIR ...] [final [NAME,...]|training|probe|norms|curve NAME[,NAME...]]
   final    (default) per variant: reward, sc/agent<j>, ic/agent<j> with mi_floor/agent<j>,
-           cic/sender<j>, sender_msg_entropy, of the last evaluation (summary.json "final")
+           cic/sender<j>, sender_msg_entropy, of the last evaluation (summary.json "final"); or the
+           figures NAME,...
   training per variant: mean over every evaluation of sc/agent<j>, ic/agent<j> (run.h5 scalars)
   probe    per variant: probe_acc, probe_acc_nocomm, probe_acc_noinput per agent (last evaluation)
   norms    per variant and evaluation step: w_norm/comm and w_norm/payoff per agent (run.h5)
@@ -84,8 +85,8 @@ def main(argv):
     while args and args[0] not in modes:
         dirs.append(args.pop(0))
     what = args.pop(0) if args else "final"
-    names = args.pop(0) if what == "curve" and args else None
-    if not dirs or args or (what == "curve") != (names is not None):
+    names = args.pop(0) if what in ("curve", "final") and args else None
+    if not dirs or args or (what == "curve" and names is None):
         print(__doc__, file=sys.stderr)
         return 2
     groups = {}
@@ -100,6 +101,8 @@ def main(argv):
     if what == "final":
         keys = ["reward/mean", "sc/agent0", "sc/agent1", "ic/agent0", "ic/agent1", "mi_floor/agent0",
                 "cic/sender0", "cic/sender1", "sender_msg_entropy"]
+        if names:
+            keys = names.split(",")
         rows = [[v, str(len(ds))] + [cell([final(d).get(k) for d in ds]) for k in keys] for v, ds in groups.items()]
         table(["variant", "seeds"] + keys, rows)
     elif what == "training":
