@@ -90,8 +90,8 @@ OptionSet Reinforce::option_set() {
                 "matrix games: train heads that predict the other agent's action from each agent's hidden layer, "
                 "with and without the communication input (Pitfalls probes; probe_acc*/agent<i>)")
       .add_float("agents.probe_lr_scale", 5.0,
-                 "agents.action_probe: the probes' own Adam runs at train.lr times this (5 in the released code)",
-                 1e-6, 1e6)
+                 "agents.action_probe: the probes' own Adam runs at train.lr times this (5 in the released code)", 1e-6,
+                 1e6)
       .add_float("agents.message_coef", 0.1, "weight of the message policy-gradient loss", 0.0, 1e3)
       .add_float("agents.entropy_coef", 0.01, "entropy bonus of action and message policies", 0.0, 1e3)
       .add_float("agents.value_coef", 0.1, "weight of the value-baseline MSE", 0.0, 1e3)
@@ -155,8 +155,9 @@ Reinforce::Reinforce(const Options& opt, std::shared_ptr<MarkovGame> game, Rng r
   matrix_ = dynamic_cast<MatrixGame*>(game_.get());
   if (opt.action_probe) {
     if (!matrix_)
-      throw UserError("option agents.action_probe=true needs env.name=matrix (it predicts the other agent's action "
-                      "in a two-agent matrix game)");
+      throw UserError(
+          "option agents.action_probe=true needs env.name=matrix (it predicts the other agent's action "
+          "in a two-agent matrix game)");
     // The probes' own generator: the policy's initial weights and streams stay as without them.
     auto probe_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("probe").seed());
     for (int64_t i = 0; i < N_; ++i) {

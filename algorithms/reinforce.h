@@ -92,8 +92,8 @@ class Reinforce : public Algorithm {
     int64_t hidden = 40, batch_size = 64, eval_size = 1000, log_rows = 100;
     int64_t mi_batch = 0;  // eval.mi_batch, resolved (MarkovLogOptions::mi_batch)
     bool separate_message_net = false, eval_sample = false;
-    bool action_probe = false;   // agents.action_probe
-    double probe_lr_scale = 5.0; // agents.probe_lr_scale: the probes' Adam runs at lr x this
+    bool action_probe = false;    // agents.action_probe
+    double probe_lr_scale = 5.0;  // agents.probe_lr_scale: the probes' Adam runs at lr x this
     double lr = 5e-3;
     ReinforceCoefs coefs;
     CicProbeOptions cic;

@@ -29,7 +29,8 @@ Reinforce::Options probe_options() {
 std::map<std::string, torch::Tensor> policy_snapshot(Reinforce& r) {
   std::map<std::string, torch::Tensor> s;
   for (int64_t i = 0; i < 2; ++i)
-    for (const auto& kv : r.agent(i)->named_parameters()) s["agent" + std::to_string(i) + "." + kv.key()] = kv.value().clone();
+    for (const auto& kv : r.agent(i)->named_parameters())
+      s["agent" + std::to_string(i) + "." + kv.key()] = kv.value().clone();
   return s;
 }
 

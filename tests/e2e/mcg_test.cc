@@ -86,8 +86,8 @@ TEST_CASE("mcg: the action probe and the weight norms are logged through the CLI
   REQUIRE(r.exit_code == 0);
   RunReader reader(dir / "run/run.h5");
   CHECK(reader.validate().empty());
-  for (auto name : {"probe_acc/agent0", "probe_acc_nocomm/agent1", "probe_acc_noinput/agent0",
-                    "train/probe_acc/agent1", "w_norm/comm/agent0", "w_norm/payoff/agent1"}) {
+  for (auto name : {"probe_acc/agent0", "probe_acc_nocomm/agent1", "probe_acc_noinput/agent0", "train/probe_acc/agent1",
+                    "w_norm/comm/agent0", "w_norm/payoff/agent1"}) {
     INFO(name);
     auto s = reader.scalar(name);
     CHECK(s.step == std::vector<int64_t>{20, 40});

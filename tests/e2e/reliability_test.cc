@@ -38,8 +38,9 @@ const Setup kMaddpg{"particle_speaker_listener_maddpg.ini",
                     " --run.checkpoint_every=4"};
 
 const Setup kReinforce{"mcg_reinforce.ini", " --train.steps=60 --train.eval_every=10 --run.checkpoint_every=20"};
-const Setup kReinforceProbe{"mcg_reinforce.ini",
-                            " --train.steps=60 --train.eval_every=10 --run.checkpoint_every=20 --agents.action_probe=true"};
+const Setup kReinforceProbe{
+    "mcg_reinforce.ini",
+    " --train.steps=60 --train.eval_every=10 --run.checkpoint_every=20 --agents.action_probe=true"};
 
 std::string train_args(const Setup& s, const std::string& out, const std::string& more = "") {
   return "train '" + test::source_path("experiments/configs/" + s.config) + "' --run.out='" + out + "'" + s.extra +
