@@ -10,6 +10,10 @@
 //   nocomm  - a second linear head on the trunk's last hidden layer at the acting observation
 //             with this round's communication columns set to 0 (the released code's "nocomm")
 //   noinput - K learned logits that see nothing (the best constant predictor: the floor)
+//   sep, sep_nocomm - a separate 2-layer ReLU MLP (`hidden` units) on the acting observation
+//             itself, and another on it with the communication columns set to 0 (the released
+//             code's "sep" and "nocommsep"): what the observation holds about the other agent's
+//             action, whatever the policy makes of it
 #pragma once
 
 #include <torch/nn/module.h>
@@ -18,19 +22,23 @@
 namespace emcomm {
 
 struct ProbeLogits {
-  torch::Tensor full, nocomm, noinput;  // [B, K] each
+  torch::Tensor full, nocomm, noinput, sep, sep_nocomm;  // [B, K] each
 };
 
 class ActionProbeImpl : public torch::nn::Module {
  public:
-  ActionProbeImpl(int64_t hidden, int64_t n_actions);
-  // h: the trunk's hidden layer [B, hidden] at the observation; h_nocomm: at the observation
-  // with the communication columns zeroed. Both are used as given (pass them detached).
-  ProbeLogits forward(const torch::Tensor& h, const torch::Tensor& h_nocomm);
+  ActionProbeImpl(int64_t hidden, int64_t n_actions, int64_t obs_dim);
+  // h: the trunk's hidden layer [B, hidden] at the observation obs [B, obs_dim]; h_nocomm and
+  // obs_nocomm: the same with the communication columns zeroed. h and h_nocomm are used as given
+  // (pass them detached).
+  ProbeLogits forward(const torch::Tensor& h, const torch::Tensor& h_nocomm, const torch::Tensor& obs,
+                      const torch::Tensor& obs_nocomm);
 
  private:
   torch::nn::Linear full_{nullptr}, nocomm_{nullptr};
   torch::Tensor prior_;
+  torch::nn::Linear sep1_{nullptr}, sep2_{nullptr}, sep_out_{nullptr};
+  torch::nn::Linear nsep1_{nullptr}, nsep2_{nullptr}, nsep_out_{nullptr};
 };
 TORCH_MODULE(ActionProbe);
 

@@ -161,7 +161,7 @@ Reinforce::Reinforce(const Options& opt, std::shared_ptr<MarkovGame> game, Rng r
     // The probes' own generator: the policy's initial weights and streams stay as without them.
     auto probe_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("probe").seed());
     for (int64_t i = 0; i < N_; ++i) {
-      probes_.push_back(ActionProbe(opt.hidden, matrix_->options().n_acts));
+      probes_.push_back(ActionProbe(opt.hidden, matrix_->options().n_acts, matrix_->obs_dim()));
       init_linear_layers(*probes_.back(), probe_gen);
       probe_opts_.push_back(std::make_unique<torch::optim::Adam>(
           probes_.back()->parameters(), torch::optim::AdamOptions(opt.lr * opt.probe_lr_scale)));
@@ -184,7 +184,8 @@ Metrics Reinforce::probe_accuracy(const Rollout& r) {
   for (int64_t i = 0; i < N_; ++i) {
     EMCOMM_CHECK(r.states[t].acts.select(1, i).all().item<bool>(), "the probe needs every agent to act at the last step");
     const torch::Tensor& obs = r.states[t].obs[i];
-    ProbeLogits p = probes_[i](r.out[t][i].hidden.detach(), agents_[i]->trunk(without_comm(obs)));
+    const torch::Tensor obs_nocomm = without_comm(obs);
+    ProbeLogits p = probes_[i](r.out[t][i].hidden.detach(), agents_[i]->trunk(obs_nocomm), obs, obs_nocomm);
     const auto other = r.actions[t].select(1, 1 - i).select(1, 0);
     auto acc = [&](const torch::Tensor& logits) {
       return logits.argmax(1).eq(other).to(torch::kFloat64).mean().item<double>();
@@ -193,6 +194,8 @@ Metrics Reinforce::probe_accuracy(const Rollout& r) {
     m["probe_acc" + a] = acc(p.full);
     m["probe_acc_nocomm" + a] = acc(p.nocomm);
     m["probe_acc_noinput" + a] = acc(p.noinput);
+    m["probe_acc_sep" + a] = acc(p.sep);
+    m["probe_acc_sep_nocomm" + a] = acc(p.sep_nocomm);
   }
   return m;
 }
@@ -201,17 +204,19 @@ void Reinforce::train_probes(const Rollout& r) {
   const int64_t t = r.steps() - 1;
   for (int64_t i = 0; i < N_; ++i) {
     const torch::Tensor& obs = r.states[t].obs[i];
+    const torch::Tensor obs_nocomm = without_comm(obs);
     torch::Tensor h, h_nocomm;
     {
       // The trunk as the policy update left it, without gradient: nothing flows into the policy.
       torch::NoGradGuard no_grad;
       h = agents_[i]->trunk(obs);
-      h_nocomm = agents_[i]->trunk(without_comm(obs));
+      h_nocomm = agents_[i]->trunk(obs_nocomm);
     }
-    ProbeLogits p = probes_[i](h, h_nocomm);
+    ProbeLogits p = probes_[i](h, h_nocomm, obs, obs_nocomm);
     const auto other = r.actions[t].select(1, 1 - i).select(1, 0);
     auto loss = torch::cross_entropy_loss(p.full, other) + torch::cross_entropy_loss(p.nocomm, other) +
-                torch::cross_entropy_loss(p.noinput, other);
+                torch::cross_entropy_loss(p.noinput, other) + torch::cross_entropy_loss(p.sep, other) +
+                torch::cross_entropy_loss(p.sep_nocomm, other);
     probe_opts_[i]->zero_grad();
     loss.backward();
     probe_opts_[i]->step();

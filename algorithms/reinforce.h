@@ -30,12 +30,13 @@
 //
 // agents.action_probe (matrix games only): per agent i an ActionProbe (agents/action_probe.h)
 // predicts the other agent's action at the acting step from i's trunk: with the full observation
-// (probe_acc), with this round's communication columns zeroed (probe_acc_nocomm), and from no
-// input (probe_acc_noinput, the constant-predictor floor). Each train step first scores the
+// (probe_acc), with this round's communication columns zeroed (probe_acc_nocomm), from no
+// input (probe_acc_noinput, the constant-predictor floor), and by a separate MLP on the
+// observation itself, with and without those columns (probe_acc_sep, probe_acc_sep_nocomm). Each train step first scores the
 // probes on the batch just played (argmax prediction vs the other agent's sampled action; the
 // Trainer logs the mean since the last evaluation as train/probe_acc*/agent<i>), then, after the
 // policy update, recomputes the trunk on the same observations without gradient and makes one
-// Adam step (train.lr x agents.probe_lr_scale) on the sum of the three cross-entropies. The
+// Adam step (train.lr x agents.probe_lr_scale) on the sum of the five cross-entropies. The
 // probes draw no random numbers from the policy's streams and no gradient reaches the policy:
 // the policy is the same with the probe on or off. Evaluations score them on the evaluation
 // episodes (probe_acc*/agent<i>).

@@ -148,11 +148,15 @@ TEST_CASE("reinforce: the action probe learns a deterministic action, and needs 
   RunWriter log(dir / "run.h5", {}, "", "test");
   Metrics m = learner.evaluate(300, log);
   INFO("probe_acc " << m["probe_acc/agent0"] << " nocomm " << m["probe_acc_nocomm/agent0"] << " noinput "
-                    << m["probe_acc_noinput/agent0"]);
+                    << m["probe_acc_noinput/agent0"] << " sep " << m["probe_acc_sep/agent0"] << " sep_nocomm "
+                    << m["probe_acc_sep_nocomm/agent0"]);
   CHECK(m.at("sc/agent1") > 0.9);  // agent 1 is deterministic: its symbol names its action
   CHECK(m.at("probe_acc/agent0") > 0.9);
   CHECK(m.at("probe_acc_nocomm/agent0") < 0.65);
   CHECK(m.at("probe_acc_noinput/agent0") < 0.65);
+  // The separate MLPs on the observation itself: the same with and without the message.
+  CHECK(m.at("probe_acc_sep/agent0") > 0.9);
+  CHECK(m.at("probe_acc_sep_nocomm/agent0") < 0.65);
   CHECK(train.count("probe_acc/agent1") == 1);
   CHECK(train.at("probe_acc/agent0") > 0.85);
 }

@@ -87,7 +87,8 @@ TEST_CASE("mcg: the action probe and the weight norms are logged through the CLI
   RunReader reader(dir / "run/run.h5");
   CHECK(reader.validate().empty());
   for (auto name : {"probe_acc/agent0", "probe_acc_nocomm/agent1", "probe_acc_noinput/agent0", "train/probe_acc/agent1",
-                    "w_norm/comm/agent0", "w_norm/payoff/agent1"}) {
+                    "probe_acc_sep/agent1", "probe_acc_sep_nocomm/agent0", "w_norm/comm/agent0",
+                    "w_norm/payoff/agent1"}) {
     INFO(name);
     auto s = reader.scalar(name);
     CHECK(s.step == std::vector<int64_t>{20, 40});
