@@ -6,7 +6,8 @@ Usage: scripts/mcg-tables.py COMPARE_DIR [COMPARE_DIR ...] [final [NAME,...]|tra
            cic/sender<j>, sender_msg_entropy, of the last evaluation (summary.json "final"); or the
            figures NAME,...
   training per variant: mean over every evaluation of sc/agent<j>, ic/agent<j> (run.h5 scalars)
-  probe    per variant: probe_acc, probe_acc_nocomm, probe_acc_noinput per agent (last evaluation)
+  probe    per variant: probe_acc, probe_acc_nocomm, probe_acc_sep, probe_acc_sep_nocomm, probe_acc_noinput
+           per agent (last evaluation)
   norms    per variant and evaluation step: w_norm/comm and w_norm/payoff per agent (run.h5)
   curve    per variant and evaluation step: the named scalar series (run.h5), e.g. sc/agent0,sc/agent1
 Cells are mean +- 95 % CI (Student t) over the seeds of a variant (directories <variant>-seed<k>);
@@ -119,8 +120,8 @@ def main(argv):
             rows.append(row)
         table(["variant", "seeds"] + [k + " (mean over evaluations)" for k in keys], rows)
     elif what == "probe":
-        keys = [f"{p}/agent{j}" for p in ("probe_acc", "probe_acc_nocomm", "probe_acc_noinput") for j in (0, 1)]
-        keys += [f"train/{p}/agent0" for p in ("probe_acc", "probe_acc_nocomm", "probe_acc_noinput")]
+        keys = [f"{p}/agent{j}" for j in (0, 1)
+                for p in ("probe_acc", "probe_acc_nocomm", "probe_acc_sep", "probe_acc_sep_nocomm", "probe_acc_noinput")]
         rows = [[v, str(len(ds))] + [cell([final(d).get(k) for d in ds]) for k in keys] for v, ds in groups.items()]
         table(["variant", "seeds"] + keys, rows)
     else:
