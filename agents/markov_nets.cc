@@ -21,10 +21,13 @@ McgAgentImpl::McgAgentImpl(const AgentSpec& spec, int64_t hidden, bool separate_
   value_ = register_module("value", torch::nn::Linear(hidden, 1));
 }
 
+torch::Tensor McgAgentImpl::trunk(const torch::Tensor& obs) { return torch::relu(l2_(torch::relu(l1_(obs)))); }
+
 PolicyOutput McgAgentImpl::forward(const torch::Tensor& obs) {
   const int64_t B = obs.size(0);
-  auto h = torch::relu(l2_(torch::relu(l1_(obs))));
+  auto h = trunk(obs);
   PolicyOutput o;
+  o.hidden = h;
   if (action_) o.action_logits = action_(h).view({B, spec_.action_factors, spec_.action_values});
   if (message_) {
     auto hm = separate_ ? torch::relu(m2_(torch::relu(m1_(obs)))) : h;

@@ -20,12 +20,17 @@ struct PolicyOutput {
   torch::Tensor action_logits;   // [B, F, K], undefined when the agent never acts
   torch::Tensor message_logits;  // [B, L, V], undefined when the agent never speaks
   torch::Tensor value;           // [B]
+  torch::Tensor hidden;          // [B, hidden]: the action trunk's last hidden layer (after ReLU)
 };
 
 class McgAgentImpl : public torch::nn::Module {
  public:
   McgAgentImpl(const AgentSpec& spec, int64_t hidden, bool separate_message_net);
   PolicyOutput forward(const torch::Tensor& obs);
+  // The action trunk's last hidden layer [B, hidden] (what the action and value heads read).
+  torch::Tensor trunk(const torch::Tensor& obs);
+  // The action trunk's first layer (its weight is [hidden, obs_dim]).
+  torch::nn::Linear& first_layer() { return l1_; }
   const AgentSpec& spec() const { return spec_; }
 
  private:

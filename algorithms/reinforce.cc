@@ -86,6 +86,12 @@ OptionSet Reinforce::option_set() {
       .add_choice("agents.baseline", "state", {"state", "batch_mean"},
                   "state: detached per-state value V(s); batch_mean: the released Pitfalls code's batch-constant "
                   "baseline (undetached mean of V over the batch, V regresses to the batch-mean return)")
+      .add_bool("agents.action_probe", false,
+                "matrix games: train heads that predict the other agent's action from each agent's hidden layer, "
+                "with and without the communication input (Pitfalls probes; probe_acc*/agent<i>)")
+      .add_float("agents.probe_lr_scale", 5.0,
+                 "agents.action_probe: the probes' own Adam runs at train.lr times this (5 in the released code)", 1e-6,
+                 1e6)
       .add_float("agents.message_coef", 0.1, "weight of the message policy-gradient loss", 0.0, 1e3)
       .add_float("agents.entropy_coef", 0.01, "entropy bonus of action and message policies", 0.0, 1e3)
       .add_float("agents.value_coef", 0.1, "weight of the value-baseline MSE", 0.0, 1e3)
@@ -109,6 +115,8 @@ Reinforce::Options Reinforce::Options::from(const Config& cfg) {
   o.separate_message_net = cfg.get_bool("agents.separate_message_net");
   o.coefs.train_message = cfg.get_bool("agents.train_message");
   o.coefs.baseline = cfg.get_string("agents.baseline") == "batch_mean" ? Baseline::BatchMean : Baseline::State;
+  o.action_probe = cfg.get_bool("agents.action_probe");
+  o.probe_lr_scale = cfg.get_float("agents.probe_lr_scale");
   o.coefs.message = cfg.get_float("agents.message_coef");
   o.coefs.entropy = cfg.get_float("agents.entropy_coef");
   o.coefs.value = cfg.get_float("agents.value_coef");
@@ -144,6 +152,90 @@ Reinforce::Reinforce(const Options& opt, std::shared_ptr<MarkovGame> game, Rng r
     opts_.push_back(std::make_unique<torch::optim::Adam>(agents_.back()->parameters(), torch::optim::AdamOptions(opt.lr)));
   }
   F_ = std::max<int64_t>(F_, 1);
+  matrix_ = dynamic_cast<MatrixGame*>(game_.get());
+  if (opt.action_probe) {
+    if (!matrix_)
+      throw UserError(
+          "option agents.action_probe=true needs env.name=matrix (it predicts the other agent's action "
+          "in a two-agent matrix game)");
+    // The probes' own generator: the policy's initial weights and streams stay as without them.
+    auto probe_gen = at::make_generator<at::CPUGeneratorImpl>(rng.derive("probe").seed());
+    for (int64_t i = 0; i < N_; ++i) {
+      probes_.push_back(ActionProbe(opt.hidden, matrix_->options().n_acts, matrix_->obs_dim()));
+      init_linear_layers(*probes_.back(), probe_gen);
+      probe_opts_.push_back(std::make_unique<torch::optim::Adam>(
+          probes_.back()->parameters(), torch::optim::AdamOptions(opt.lr * opt.probe_lr_scale)));
+    }
+  }
+}
+
+torch::Tensor Reinforce::without_comm(const torch::Tensor& obs) const {
+  const auto comm = matrix_->obs_layout().comm;
+  if (comm.size() == 0) return obs;
+  auto x = obs.clone();
+  x.narrow(1, comm.begin, comm.size()).zero_();
+  return x;
+}
+
+Metrics Reinforce::probe_accuracy(const Rollout& r) {
+  torch::NoGradGuard no_grad;
+  const int64_t t = r.steps() - 1;  // a matrix game's acting step: the last
+  Metrics m;
+  for (int64_t i = 0; i < N_; ++i) {
+    EMCOMM_CHECK(r.states[t].acts.select(1, i).all().item<bool>(), "the probe needs every agent to act at the last step");
+    const torch::Tensor& obs = r.states[t].obs[i];
+    const torch::Tensor obs_nocomm = without_comm(obs);
+    ProbeLogits p = probes_[i](r.out[t][i].hidden.detach(), agents_[i]->trunk(obs_nocomm), obs, obs_nocomm);
+    const auto other = r.actions[t].select(1, 1 - i).select(1, 0);
+    auto acc = [&](const torch::Tensor& logits) {
+      return logits.argmax(1).eq(other).to(torch::kFloat64).mean().item<double>();
+    };
+    const std::string a = "/agent" + std::to_string(i);
+    m["probe_acc" + a] = acc(p.full);
+    m["probe_acc_nocomm" + a] = acc(p.nocomm);
+    m["probe_acc_noinput" + a] = acc(p.noinput);
+    m["probe_acc_sep" + a] = acc(p.sep);
+    m["probe_acc_sep_nocomm" + a] = acc(p.sep_nocomm);
+  }
+  return m;
+}
+
+void Reinforce::train_probes(const Rollout& r) {
+  const int64_t t = r.steps() - 1;
+  for (int64_t i = 0; i < N_; ++i) {
+    const torch::Tensor& obs = r.states[t].obs[i];
+    const torch::Tensor obs_nocomm = without_comm(obs);
+    torch::Tensor h, h_nocomm;
+    {
+      // The trunk as the policy update left it, without gradient: nothing flows into the policy.
+      torch::NoGradGuard no_grad;
+      h = agents_[i]->trunk(obs);
+      h_nocomm = agents_[i]->trunk(obs_nocomm);
+    }
+    ProbeLogits p = probes_[i](h, h_nocomm, obs, obs_nocomm);
+    const auto other = r.actions[t].select(1, 1 - i).select(1, 0);
+    auto loss = torch::cross_entropy_loss(p.full, other) + torch::cross_entropy_loss(p.nocomm, other) +
+                torch::cross_entropy_loss(p.noinput, other) + torch::cross_entropy_loss(p.sep, other) +
+                torch::cross_entropy_loss(p.sep_nocomm, other);
+    probe_opts_[i]->zero_grad();
+    loss.backward();
+    probe_opts_[i]->step();
+  }
+}
+
+Metrics Reinforce::first_layer_norms() {
+  Metrics m;
+  if (!matrix_) return m;
+  const auto layout = matrix_->obs_layout();
+  for (int64_t i = 0; i < N_; ++i) {
+    const torch::Tensor& w = agents_[i]->first_layer()->weight;
+    const std::string a = "/agent" + std::to_string(i);
+    m["w_norm/payoff" + a] = column_block_norm(w, layout.payoff.begin, layout.payoff.end);
+    if (layout.comm.size() > 0) m["w_norm/comm" + a] = column_block_norm(w, layout.comm.begin, layout.comm.end);
+    if (layout.memory.size() > 0)
+      m["w_norm/memory" + a] = column_block_norm(w, layout.memory.begin, layout.memory.end);
+  }
+  return m;
 }
 
 Reinforce::Rollout Reinforce::play(int64_t batch, bool eval, bool greedy, Rng& rng) {
@@ -182,6 +274,7 @@ Metrics Reinforce::train_step(int64_t) {
   auto ret = r.rewards.flip(0).cumsum(0).flip(0);  // [T, B, N]
   torch::Tensor total = torch::zeros({});
   Metrics m;
+  if (!probes_.empty()) m = probe_accuracy(r);  // before any update, as the agents acted
   double value_loss = 0;
   for (int64_t i = 0; i < N_; ++i) {
     std::vector<torch::Tensor> lpa, ea, ma, lpm, em, ms, v;
@@ -213,6 +306,7 @@ Metrics Reinforce::train_step(int64_t) {
   for (auto& o : opts_) o->zero_grad();
   total.backward();
   for (auto& o : opts_) o->step();
+  if (!probes_.empty()) train_probes(r);
   m["loss"] = total.item<double>();
   m["value_loss"] = value_loss / double(N_);
   m["reward"] = r.rewards.sum(0).mean().item<double>();
@@ -224,6 +318,9 @@ Metrics Reinforce::evaluate(int64_t step, RunWriter& log) {
   for (auto& a : agents_) a->eval();
   Rng rng = eval_rng_.derive("step" + std::to_string(step));
   Rollout r = play(opt_.eval_size, true, !opt_.eval_sample, rng);
+  Metrics m = first_layer_norms();
+  if (!probes_.empty())
+    for (const auto& kv : probe_accuracy(r)) m[kv.first] = kv.second;
   MarkovRollout rec;
   rec.states = std::move(r.states);
   rec.messages = std::move(r.messages);
@@ -234,7 +331,6 @@ Metrics Reinforce::evaluate(int64_t step, RunWriter& log) {
     rec.message_logits.push_back(lg);
   }
   rec.returns = r.rewards.sum(0);  // [E, N]
-  Metrics m;
   for (int64_t i = 0; i < N_; ++i) m["reward/agent" + std::to_string(i)] = rec.returns.select(1, i).mean().item<double>();
   m["reward/mean"] = rec.returns.mean().item<double>();
   auto probs = [&](int64_t agent, const torch::Tensor& obs, const std::vector<int64_t>&) {
@@ -250,6 +346,10 @@ void Reinforce::save_state(state::Out& ar) {
     state::put(ar, "agent" + std::to_string(i), *agents_[i]);
     state::put(ar, "opt" + std::to_string(i), *opts_[i]);
   }
+  for (size_t i = 0; i < probes_.size(); ++i) {
+    state::put(ar, "probe" + std::to_string(i), *probes_[i]);
+    state::put(ar, "probe_opt" + std::to_string(i), *probe_opts_[i]);
+  }
   state::put(ar, "episode_rng", episode_rng_);
   state::put(ar, "policy_gen", gen_);
   // The matrix game's memory streams (env.memory > 0) are part of the training state.
@@ -262,6 +362,10 @@ void Reinforce::load_state(state::In& ar) {
     state::get(ar, "agent" + std::to_string(i), *agents_[i]);
     state::get(ar, "opt" + std::to_string(i), *opts_[i]);
   }
+  for (size_t i = 0; i < probes_.size(); ++i) {
+    state::get(ar, "probe" + std::to_string(i), *probes_[i]);
+    state::get(ar, "probe_opt" + std::to_string(i), *probe_opts_[i]);
+  }
   state::get(ar, "episode_rng", episode_rng_);
   state::get(ar, "policy_gen", gen_);
   if (auto* mg = dynamic_cast<MatrixGame*>(game_.get()); mg && mg->options().memory > 0)
@@ -271,6 +375,10 @@ void Reinforce::load_state(state::In& ar) {
 std::string Reinforce::nonfinite_parameter() {
   for (int64_t i = 0; i < N_; ++i) {
     std::string bad = state::first_nonfinite(*agents_[i], "agent" + std::to_string(i));
+    if (!bad.empty()) return bad;
+  }
+  for (size_t i = 0; i < probes_.size(); ++i) {
+    std::string bad = state::first_nonfinite(*probes_[i], "probe" + std::to_string(i));
     if (!bad.empty()) return bad;
   }
   return "";

@@ -22,6 +22,24 @@
 // (algorithms/markov_eval.h: interaction rows, CIC probe, sc/ic/entropy/ci_action pooled and
 // per agent, cic, cic/sender<j>, sender_msg_entropy, cic_uniform, the env's own figures), plus
 // reward/agent<i> and reward/mean.
+//
+// Matrix games also get, at every evaluation, the L2 (Frobenius) norms of each agent's first
+// layer (the action trunk's l1) on the observation's column blocks (MatrixGame::obs_layout):
+// w_norm/payoff/agent<i> (both payoff matrices), w_norm/comm/agent<i> (this round's heard and sent
+// slots; absent with comm=none) and w_norm/memory/agent<i> (the env.memory rounds; absent when 0).
+//
+// agents.action_probe (matrix games only): per agent i an ActionProbe (agents/action_probe.h)
+// predicts the other agent's action at the acting step from i's trunk: with the full observation
+// (probe_acc), with this round's communication columns zeroed (probe_acc_nocomm), from no
+// input (probe_acc_noinput, the constant-predictor floor), and by a separate MLP on the
+// observation itself, with and without those columns (probe_acc_sep, probe_acc_sep_nocomm). Each train step first scores the
+// probes on the batch just played (argmax prediction vs the other agent's sampled action; the
+// Trainer logs the mean since the last evaluation as train/probe_acc*/agent<i>), then, after the
+// policy update, recomputes the trunk on the same observations without gradient and makes one
+// Adam step (train.lr x agents.probe_lr_scale) on the sum of the five cross-entropies. The
+// probes draw no random numbers from the policy's streams and no gradient reaches the policy:
+// the policy is the same with the probe on or off. Evaluations score them on the evaluation
+// episodes (probe_acc*/agent<i>).
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -31,10 +49,13 @@
 
 #include "algorithms/algorithm.h"
 #include "algorithms/cic_probe.h"
+#include "agents/action_probe.h"
 #include "agents/markov_nets.h"
 #include "envs/markov_game.h"
 
 namespace emcomm {
+
+class MatrixGame;
 
 
 // agents.baseline: what is subtracted from G.
@@ -72,6 +93,8 @@ class Reinforce : public Algorithm {
     int64_t hidden = 40, batch_size = 64, eval_size = 1000, log_rows = 100;
     int64_t mi_batch = 0;  // eval.mi_batch, resolved (MarkovLogOptions::mi_batch)
     bool separate_message_net = false, eval_sample = false;
+    bool action_probe = false;    // agents.action_probe
+    double probe_lr_scale = 5.0;  // agents.probe_lr_scale: the probes' Adam runs at lr x this
     double lr = 5e-3;
     ReinforceCoefs coefs;
     CicProbeOptions cic;
@@ -101,6 +124,10 @@ class Reinforce : public Algorithm {
   Rollout play(int64_t batch, bool eval, bool greedy, Rng& rng);
   McgAgent& agent(int64_t i) { return agents_[i]; }
   MarkovGame& game() { return *game_; }
+  // Agent i's action probe (agents.action_probe=true only).
+  ActionProbe& probe(int64_t i) { return probes_.at(i); }
+  // w_norm/{payoff,comm,memory}/agent<i> of the current weights (empty unless a matrix game).
+  Metrics first_layer_norms();
 
  private:
   Options opt_;
@@ -110,6 +137,16 @@ class Reinforce : public Algorithm {
   at::Generator gen_;
   std::vector<McgAgent> agents_;
   std::vector<std::unique_ptr<torch::optim::Adam>> opts_;
+  MatrixGame* matrix_ = nullptr;  // game_ when it is a matrix game (the observation's layout)
+  std::vector<ActionProbe> probes_;
+  std::vector<std::unique_ptr<torch::optim::Adam>> probe_opts_;
+
+  // `obs` [B, D] with this round's communication columns set to 0.
+  torch::Tensor without_comm(const torch::Tensor& obs) const;
+  // The probes' accuracies on rollout r's acting step (probe_acc*/agent<i>).
+  Metrics probe_accuracy(const Rollout& r);
+  // One Adam step of every probe on rollout r's acting step.
+  void train_probes(const Rollout& r);
 };
 
 }  // namespace emcomm

@@ -84,6 +84,19 @@ class MatrixGame : public MarkovGame {
   torch::Tensor probe_observation(const torch::Tensor& obs) const;
 
   const Options& options() const { return opt_; }
+  // The column blocks of an observation (the layout above): [begin, end) of the payoffs (both
+  // matrices), of this round's communication (heard and sent slots; empty with comm=none) and of
+  // the memory rounds (empty when env.memory = 0).
+  struct ObsBlock {
+    int64_t begin = 0, end = 0;
+    int64_t size() const { return end - begin; }
+  };
+  struct ObsLayout {
+    ObsBlock payoff, comm, memory;
+  };
+  ObsLayout obs_layout() const {
+    return {{0, 2 * K_ * K_}, {2 * K_ * K_, 2 * K_ * K_ + 2 * V_}, {2 * K_ * K_ + 2 * V_, obs_dim()}};
+  }
   int64_t obs_dim() const { return 2 * K_ * K_ + 2 * V_ + opt_.memory * memory_entry(); }
   int64_t memory_entry() const { return 2 * V_ + 2 * K_; }
   // The training streams' memory (for checkpoints): [lanes, k, 6] int64 rounds, the most recent

@@ -76,6 +76,36 @@ TEST_CASE("mcg: the released code's baseline with memory of past rounds runs thr
   }
 }
 
+TEST_CASE("mcg: the action probe and the weight norms are logged through the CLI", "[e2e][mcg][probe]") {
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/mcg_reinforce.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") +
+                            "' --train.steps=40 --train.eval_every=20 --eval.size=256 --eval.log_rows=10 "
+                            "--agents.action_probe=true");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  RunReader reader(dir / "run/run.h5");
+  CHECK(reader.validate().empty());
+  for (auto name : {"probe_acc/agent0", "probe_acc_nocomm/agent1", "probe_acc_noinput/agent0", "train/probe_acc/agent1",
+                    "probe_acc_sep/agent1", "probe_acc_sep_nocomm/agent0", "w_norm/comm/agent0",
+                    "w_norm/payoff/agent1"}) {
+    INFO(name);
+    auto s = reader.scalar(name);
+    CHECK(s.step == std::vector<int64_t>{20, 40});
+  }
+  // A bad value names the option; only matrix games have another agent's action to predict.
+  auto e = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "bad") + "' --agents.probe_lr_scale=0");
+  INFO(e.output);
+  CHECK(e.exit_code == 2);
+  CHECK_THAT(e.output, Catch::Contains("agents.probe_lr_scale"));
+  e = test::run_emcomm("train --env.name=lewis --train.algorithm=reinforce --agents.action_probe=true --run.out='" +
+                       (dir / "lewis") + "'");
+  INFO(e.output);
+  CHECK(e.exit_code == 2);
+  CHECK_THAT(e.output, Catch::Contains("agents.action_probe"));
+  CHECK_FALSE(std::ifstream(dir / "lewis/run.h5").good());
+}
+
 TEST_CASE("mcg: matrix-game option errors name the option", "[e2e][mcg]") {
   test::TempDir dir;
   const std::string cfg = test::source_path("experiments/configs/mcg_reinforce.ini");

@@ -38,6 +38,9 @@ const Setup kMaddpg{"particle_speaker_listener_maddpg.ini",
                     " --run.checkpoint_every=4"};
 
 const Setup kReinforce{"mcg_reinforce.ini", " --train.steps=60 --train.eval_every=10 --run.checkpoint_every=20"};
+const Setup kReinforceProbe{
+    "mcg_reinforce.ini",
+    " --train.steps=60 --train.eval_every=10 --run.checkpoint_every=20 --agents.action_probe=true"};
 
 std::string train_args(const Setup& s, const std::string& out, const std::string& more = "") {
   return "train '" + test::source_path("experiments/configs/" + s.config) + "' --run.out='" + out + "'" + s.extra +
@@ -169,6 +172,11 @@ TEST_CASE("resume: a MADDPG run (replay buffers) resumes exactly", "[e2e][resume
 
 TEST_CASE("resume: a REINFORCE run on a matrix communication game resumes exactly", "[e2e][resume]") {
   check_resume_equivalence(kReinforce, 27);
+}
+
+TEST_CASE("resume: a reinforce run with the action probes stopped and resumed equals the uninterrupted run",
+          "[e2e][resume][probe]") {
+  check_resume_equivalence(kReinforceProbe, 27);  // the probes and their Adam come back from the checkpoint
 }
 
 TEST_CASE("resume: rows flushed after the resumed checkpoint are dropped and damaged checkpoints skipped",
