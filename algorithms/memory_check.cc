@@ -36,10 +36,17 @@ MemoryEstimate estimate_peak_memory(const Env& env, const Config& cfg) {
     const double out = r.kind == ReceiverSpec::Kind::Reconstruct ? double(r.attributes * r.values)
                                                                   : double(r.candidates) * double(r.candidate_dim + 1);
     const double per_object = 2.0 * double(game->sender_input_dim()) + 6.0 * double(hidden) + 8.0 * double(L * V) + 6.0 * out;
-    e.bytes = f32 * double(B) * double(P) * per_object;
+    const double activations = f32 * double(B) * double(P) * per_object;
+    // The speaker's output and the listener's input layers: agents.hidden x (L x V) weights each,
+    // with their gradients and two Adam moments.
+    const double params = f32 * 4.0 * 2.0 * double(P) * double(hidden) * double(L * V);
+    e.bytes = activations + params;
     e.driver = "train.batch_size=" + std::to_string(B) + (P > 1 ? " x population.size=" + std::to_string(P) : "") +
                " objects x " + std::to_string(int64_t(per_object)) + " floats each (input, agents.hidden=" +
-               std::to_string(hidden) + " activations, messages of agents.max_len x agents.vocab_size, outputs)";
+               std::to_string(hidden) + " activations, messages of agents.max_len x agents.vocab_size, outputs: " +
+               gb(activations) + ") and the message layers of agents.hidden x agents.max_len x agents.vocab_size = " +
+               std::to_string(int64_t(double(hidden) * double(L * V))) + " weights each, with gradients and Adam state (" +
+               gb(params) + ")";
     return e;
   }
   if (const auto* game = dynamic_cast<const MarkovGame*>(&env)) {
