@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from doc_markers import replace_between
+
 BEGIN, END = "<!-- bench-table -->", "<!-- /bench-table -->"
 
 
@@ -64,14 +66,7 @@ def main():
     if not a.update:
         sys.stdout.write(t)
         return
-    with open(a.update) as f:
-        doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        sys.exit(f"bench-table: {a.update} has no {BEGIN} ... {END} markers")
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(a.update, "w") as f:
-        f.write(head + BEGIN + "\n" + t + END + tail)
+    replace_between(a.update, BEGIN, END, t, "bench-table")
 
 
 if __name__ == "__main__":

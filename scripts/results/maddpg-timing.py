@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from doc_markers import replace_between  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMCOMM = os.environ.get("EMCOMM", os.path.join(ROOT, "build", "experiments", "emcomm"))
 BEGIN, END = "<!-- maddpg-timing -->", "<!-- /maddpg-timing -->"
@@ -83,14 +86,7 @@ def main():
     if not a.update:
         print(text)
         return
-    with open(a.update) as f:
-        doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        sys.exit(f"maddpg-timing: {a.update} has no {BEGIN} ... {END} markers")
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(a.update, "w") as f:
-        f.write(head + BEGIN + "\n" + text + "\n" + END + tail)
+    replace_between(a.update, BEGIN, END, text, "maddpg-timing")
 
 
 if __name__ == "__main__":
