@@ -302,6 +302,7 @@ TEST_CASE("metrics appender refuses files it cannot or must not write", "[run_fi
     }
   }
   SECTION("locked by a writer in another process") {
+    const emcomm::test::ScopedEnv locking("HDF5_USE_FILE_LOCKING", "TRUE");  // whatever the caller's environment says
     TempPath file("locked.h5");
     int ready[2];
     REQUIRE(::pipe(ready) == 0);

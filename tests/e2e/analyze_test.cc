@@ -2,13 +2,17 @@
 // metric functions on the rows RunReader reads), on a file written by h5py alone (values
 // computed by hand), writing back to /metrics, and the errors that must exit 2.
 #include <catch2/catch.hpp>
+
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/run_file.h"
@@ -444,13 +448,30 @@ TEST_CASE("analyze: bad files and arguments exit 2 naming the problem", "[e2e][a
   // Nothing was written by the failed runs.
   CHECK(RunReader(good).metric_names("train").empty());
   {
-    // While another process has the file open, analyze can read it but not write to it.
-    RunReader open_elsewhere(good);
+    // While another process has the file open, analyze can read it but not write to it. HDF5's
+    // file locking is on for both processes whatever the caller's environment says (HDF5 reads
+    // the variable once per process, so the holder is a fresh process: h5py).
+    const test::ScopedEnv locking("HDF5_USE_FILE_LOCKING", "TRUE");
+    const std::string ready = good + ".open";
+    const pid_t holder = ::fork();
+    REQUIRE(holder >= 0);
+    if (holder == 0) {
+      const std::string code = "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r'); open(sys.argv[2], 'w').close(); "
+                               "time.sleep(60)";
+      ::execl(kPython.c_str(), kPython.c_str(), "-c", code.c_str(), good.c_str(), ready.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 3000 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const bool holding = fs::exists(ready);
     auto locked = test::run_emcomm("analyze '" + good + "'");
+    const auto reading = test::run_emcomm("analyze '" + good + "' --no-write");
+    ::kill(holder, SIGKILL);
+    ::waitpid(holder, nullptr, 0);
+    REQUIRE(holding);
     INFO(locked.output);
     CHECK(locked.exit_code == 2);
     CHECK_THAT(locked.output, Contains("is locked") && Contains("pass --no-write"));
-    CHECK(test::run_emcomm("analyze '" + good + "' --no-write").exit_code == 0);
+    CHECK(reading.exit_code == 0);
   }
   auto help = test::run_emcomm("analyze --help");
   CHECK(help.exit_code == 0);
