@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from doc_markers import replace_between
+from tables import replace_between
 
 BEGIN, END = "<!-- bench-table -->", "<!-- /bench-table -->"
 

@@ -24,21 +24,10 @@ import sys
 
 import h5py
 
-# Two-sided 95 % Student t quantiles by degrees of freedom.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tables import mean_ci  # noqa: E402
 
 
-def cell(values):
-    vals = [v for v in values if v is not None and not math.isnan(v)]
-    if not vals:
-        return "–"
-    n = len(vals)
-    mean = sum(vals) / n
-    if n == 1:
-        return f"{mean:.3f}"
-    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
-    half = T95.get(n - 1, 1.96) * sd / math.sqrt(n)
-    return f"{mean:.3f} ± {half:.3f}"
 
 
 def runs(directory):
@@ -104,7 +93,7 @@ def main(argv):
                 "cic/sender0", "cic/sender1", "sender_msg_entropy"]
         if names:
             keys = names.split(",")
-        rows = [[v, str(len(ds))] + [cell([final(d).get(k) for d in ds]) for k in keys] for v, ds in groups.items()]
+        rows = [[v, str(len(ds))] + [mean_ci([final(d).get(k) for d in ds]) for k in keys] for v, ds in groups.items()]
         table(["variant", "seeds"] + keys, rows)
     elif what == "training":
         keys = ["sc/agent0", "sc/agent1", "ic/agent0", "ic/agent1", "mi_floor/agent0"]
@@ -116,13 +105,13 @@ def main(argv):
                 for d in ds:
                     _, vals = series(d, k)
                     per_run.append(sum(vals) / len(vals) if vals else None)
-                row.append(cell(per_run))
+                row.append(mean_ci(per_run))
             rows.append(row)
         table(["variant", "seeds"] + [k + " (mean over evaluations)" for k in keys], rows)
     elif what == "probe":
         keys = [f"{p}/agent{j}" for j in (0, 1)
                 for p in ("probe_acc", "probe_acc_nocomm", "probe_acc_sep", "probe_acc_sep_nocomm", "probe_acc_noinput")]
-        rows = [[v, str(len(ds))] + [cell([final(d).get(k) for d in ds]) for k in keys] for v, ds in groups.items()]
+        rows = [[v, str(len(ds))] + [mean_ci([final(d).get(k) for d in ds]) for k in keys] for v, ds in groups.items()]
         table(["variant", "seeds"] + keys, rows)
     else:
         keys = [f"w_norm/{b}/agent{j}" for j in (0, 1) for b in ("comm", "payoff")]
@@ -135,7 +124,7 @@ def main(argv):
             print(f"\n{v} ({len(ds)} seeds)\n")
             rows = []
             for i, s in enumerate(steps):
-                rows.append([str(s)] + [cell([series(d, k)[1][i] if len(series(d, k)[1]) > i else None for d in ds])
+                rows.append([str(s)] + [mean_ci([series(d, k)[1][i] if len(series(d, k)[1]) > i else None for d in ds])
                                         for k in keys])
             table(["step"] + keys, rows)
     return 0

@@ -10,12 +10,11 @@ scenario's own figures. Runs that have not finished are counted and left out.
 """
 import configparser
 import json
-import math
 import os
 import sys
 
-# Two-sided 95 % Student t quantiles by degrees of freedom.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tables import mean_ci  # noqa: E402
 
 FIGURES = {
     "speaker_listener": ["target_reach", "target_touch", "goal_distance", "reward/sum"],
@@ -25,15 +24,6 @@ FIGURES = {
     "simple_tag": ["collisions", "reward/agent0", "reward/agent3"],
     "simple_push": ["good_distance", "adversary_distance", "reward/agent0", "reward/agent1"],
 }
-
-
-def ci(values):
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return f"{mean:.3f}"
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return f"{mean:.3f} ± {T95.get(n - 1, 1.96) * sd / math.sqrt(n):.3f}"
 
 
 def matchup(run_dir, scenario):
@@ -71,7 +61,7 @@ def scenario_table(out, scenario):
     head = "| good agents | adversaries | seeds | " if two_sided else "| agents | seeds | "
     lines = [head + " | ".join(names) + " |", "|" + "---|" * (len(names) + (3 if two_sided else 2))]
     for (good, adv), runs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "maddpg", kv[0][1] != "maddpg")):
-        cells = [ci([r[n] for r in runs if n in r]) if any(n in r for r in runs) else "–" for n in names]
+        cells = [mean_ci([r.get(n) for r in runs]) for n in names]
         side = f"| {good.upper()} | {adv.upper()} | " if two_sided else f"| {good.upper()} | "
         lines.append(side + f"{len(runs)} | " + " | ".join(cells) + " |")
     if unfinished:

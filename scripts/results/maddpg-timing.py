@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from doc_markers import replace_between  # noqa: E402
+from tables import replace_between  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMCOMM = os.environ.get("EMCOMM", os.path.join(ROOT, "build", "experiments", "emcomm"))

@@ -1,0 +1,40 @@
+"""Helpers of the scripts that write the tables of docs/RESULTS.md and docs/PERFORMANCE.md:
+mean +- 95 % CI over seeds, and rewriting a generated table between two marker comments.
+
+Used by scripts/bench-table.py, scripts/mcg-tables.py and scripts/results/*.py.
+"""
+import math
+import sys
+
+# Two-sided 95 % Student t quantiles by degrees of freedom.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def mean_ci(values):
+    """"mean ± half-width of the 95 % CI" (Student t) of the finite values; the mean alone for
+    one value; "–" for none."""
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return "–"
+    n = len(vals)
+    mean = sum(vals) / n
+    if n == 1:
+        return f"{mean:.3f}"
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    half = T95.get(n - 1, 1.96) * sd / math.sqrt(n)
+    return f"{mean:.3f} ± {half:.3f}"
+
+
+def replace_between(path, begin, end, text, tool):
+    """Replaces what lies between the `begin` and `end` markers of `path` with `text`
+    (a newline is added after `begin` and before `end` as needed); exits naming `tool`
+    when the markers are missing."""
+    with open(path) as f:
+        doc = f.read()
+    if begin not in doc or end not in doc:
+        sys.exit(f"{tool}: {path} has no {begin} ... {end} markers")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    body = text if text.endswith("\n") else text + "\n"
+    with open(path, "w") as f:
+        f.write(head + begin + "\n" + body + end + tail)
