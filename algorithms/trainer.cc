@@ -136,6 +136,11 @@ std::vector<std::string> Trainer::checkpoints(const std::string& dir) {
   return found;
 }
 
+int64_t Trainer::checkpoint_step(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();  // step-000000000123.pt
+  return std::stoll(name.substr(5, name.size() - 8));
+}
+
 void Trainer::write_checkpoint(Algorithm& algo, int64_t step) {
   if (opt_.checkpoint_dir.empty() || !algo.resumable()) return;
   check_parameters(algo, step);

@@ -52,6 +52,8 @@ class Trainer {
   int64_t resume(Algorithm& algo, const std::string& path);
   // The checkpoint files of `dir`, newest (highest step) first.
   static std::vector<std::string> checkpoints(const std::string& dir);
+  // The step of one of those files (checkpoints/step-<12 digits>.pt).
+  static int64_t checkpoint_step(const std::string& path);
   // From now on, SIGINT and SIGTERM make run() stop after the current step (a second signal
   // kills as usual).
   static void install_signal_handlers();

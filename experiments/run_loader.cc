@@ -20,11 +20,6 @@ std::unique_ptr<Algorithm> build_algorithm(const Config& cfg) {
   return AlgorithmRegistry::get(cfg.get_string("train.algorithm"), "algorithm").make(cfg, env, root.derive("algorithm"));
 }
 
-int64_t checkpoint_file_step(const std::string& path) {
-  const std::string name = fs::path(path).filename().string();  // step-000000000123.pt
-  return std::stoll(name.substr(5, name.size() - 8));
-}
-
 RestoredRun restore_run(const Config& cfg, const Trainer::Options& topt, int64_t step, const std::string& what) {
   const auto found = Trainer::checkpoints(topt.checkpoint_dir);
   if (found.empty())
@@ -32,11 +27,11 @@ RestoredRun restore_run(const Config& cfg, const Trainer::Options& topt, int64_t
   std::vector<std::string> tried;
   if (step > 0) {
     for (const auto& path : found)
-      if (checkpoint_file_step(path) == step) tried.push_back(path);
+      if (Trainer::checkpoint_step(path) == step) tried.push_back(path);
     if (tried.empty()) {
       std::string steps;
       for (auto it = found.rbegin(); it != found.rend(); ++it)
-        steps += (steps.empty() ? "" : ", ") + std::to_string(checkpoint_file_step(*it));
+        steps += (steps.empty() ? "" : ", ") + std::to_string(Trainer::checkpoint_step(*it));
       throw UserError(what + ": no checkpoint at step " + std::to_string(step) + "; " + topt.checkpoint_dir +
                       " holds steps " + steps + " (run.checkpoint_keep keeps the newest ones)");
     }

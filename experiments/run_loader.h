@@ -21,9 +21,6 @@ struct RestoredRun {
   int64_t step = 0;                  // the checkpoint's step
 };
 
-// The step of a checkpoint file name (checkpoints/step-<12 digits>.pt).
-int64_t checkpoint_file_step(const std::string& path);
-
 // Restores the run of `cfg` from topt.checkpoint_dir: the checkpoint at `step` when step > 0,
 // else the newest one that loads (a damaged newer one is reported on stderr and skipped).
 // `what` starts every error message (e.g. "--resume 'runs/x'"); UserError when none loads.

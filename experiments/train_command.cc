@@ -95,11 +95,23 @@ void prepare_run_dir(const fs::path& dir, bool overwrite) {
 // resumed run writes the same summary.json.
 constexpr const char* kSourcePrefix = "# emcomm run config resolved from: ";
 
-std::string recorded_source(const fs::path& ini) {
+// The lines after it record each raise of train.steps by a resumed run, oldest first.
+constexpr const char* kRaisePrefix = "# train.steps raised from ";
+
+// What RUN_DIR/config.ini records above the resolved options.
+struct RecordedHeader {
+  std::string source;  // the config file the run was resolved from
+  std::string raises;  // the kRaisePrefix lines, each ending in '\n'
+};
+
+RecordedHeader recorded_header(const fs::path& ini) {
   std::ifstream in(ini);
   std::string line;
   std::getline(in, line);
-  return line.rfind(kSourcePrefix, 0) == 0 ? line.substr(std::string(kSourcePrefix).size()) : ini.string();
+  RecordedHeader h;
+  h.source = line.rfind(kSourcePrefix, 0) == 0 ? line.substr(std::string(kSourcePrefix).size()) : ini.string();
+  while (std::getline(in, line) && line.rfind(kRaisePrefix, 0) == 0) h.raises += line + "\n";
+  return h;
 }
 
 // The options a resumed run may change: those that do not change its results, and
@@ -111,17 +123,8 @@ bool resume_may_override(const std::string& arg) {
 
 // The comment config.ini and /config/ini carry for each raise of train.steps.
 std::string extension_note(int64_t from, int64_t to, int64_t at_step) {
-  return "# train.steps raised from " + std::to_string(from) + " to " + std::to_string(to) + " at step " +
-         std::to_string(at_step) + " (emcomm train --resume)\n";
-}
-
-// The comment lines of an earlier config.ini after its first line (earlier raises of train.steps).
-std::string recorded_notes(const fs::path& ini) {
-  std::ifstream in(ini);
-  std::string line, notes;
-  std::getline(in, line);
-  while (std::getline(in, line) && line.rfind("# train.steps raised", 0) == 0) notes += line + "\n";
-  return notes;
+  return kRaisePrefix + std::to_string(from) + " to " + std::to_string(to) + " at step " + std::to_string(at_step) +
+         " (emcomm train --resume)\n";
 }
 
 }  // namespace
@@ -173,8 +176,9 @@ int train_command(const std::vector<std::string>& args) {
     throw UserError("config file '" + config_path + "' does not exist");
 
   Config cfg = resolve_config(build_schema(), config_path, overrides);
+  const RecordedHeader recorded = resuming ? recorded_header(config_path) : RecordedHeader{};
   const std::string source =
-      resuming ? recorded_source(config_path) : config_path.empty() ? std::string("(defaults and the command line)") : cfg.source();
+      resuming ? recorded.source : config_path.empty() ? std::string("(defaults and the command line)") : cfg.source();
   const int64_t seed = cfg.get_int("run.seed");
   fs::path run_dir = cfg.get_string("run.out");
   if (resuming) run_dir = resume_dir;
@@ -222,7 +226,7 @@ int train_command(const std::vector<std::string>& args) {
     // What the algorithm logs once at the end of a run is logged again when this run ends.
     log = std::make_unique<RunWriter>((run_dir / "run.h5").string(), step, algo->final_log_prefixes());
     if (extending) {
-      const std::string notes = recorded_notes(run_dir / "config.ini") + extension_note(old_steps, topt.steps, step);
+      const std::string notes = recorded.raises + extension_note(old_steps, topt.steps, step);
       log->update_config(cfg.values(), notes + cfg.to_ini());
       log->flush();
       write_file(run_dir / "config.ini", kSourcePrefix + source + "\n" + notes + cfg.to_ini());

@@ -271,7 +271,7 @@ TEST_CASE("signals: SIGTERM stops a real run after a step with exit 143 and a re
   const auto steps = logged_evaluations(run + "/run.h5");
   REQUIRE(steps.size() >= 3);
   const std::string newest = found.front();
-  const int64_t stopped_at = std::stoll(fs::path(newest).stem().string().substr(5));
+  const int64_t stopped_at = Trainer::checkpoint_step(newest);
   CHECK_THAT(out, Catch::Contains("after step " + std::to_string(stopped_at) + ";"));
 
   auto c = test::run_emcomm("train --resume '" + run + "' --run.stop_after=" + std::to_string(stopped_at + 15));
