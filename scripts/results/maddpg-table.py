@@ -76,7 +76,7 @@ def main():
     for scenario in FIGURES:
         table = scenario_table(out, scenario)
         if table is not None:
-            print(f"### {scenario}\n\n{table}\n")
+            print(f"**{scenario}**\n\n{table}\n")
 
 
 if __name__ == "__main__":
