@@ -1,0 +1,112 @@
+// scripts/reproduce (every published table by name) and the table makers it calls.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "tests/test_util.h"
+
+using namespace emcomm;
+
+namespace {
+
+std::string script(const std::string& rel) { return "'" + test::source_path(rel) + "'"; }
+
+// The names scripts/reproduce --list gives, with their kind ("table" or "measurement") and doc.
+std::map<std::string, std::pair<std::string, std::string>> registry() {
+  auto r = test::run_shell(script("scripts/reproduce") + " --list");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  std::istringstream in(r.output);
+  std::string line;
+  const std::regex entry(R"(^([a-z0-9-]+)  \[(table|measurement), (docs/[A-Z]+\.md), .*\]$)");
+  std::smatch m;
+  while (std::getline(in, line))
+    if (std::regex_match(line, m, entry)) out[m[1]] = {m[2], m[3]};
+  return out;
+}
+
+// The <!-- NAME --> ... <!-- /NAME --> pairs of a doc.
+std::set<std::string> markers(const std::string& doc) {
+  const std::string text = test::read_text(test::source_path(doc));
+  std::set<std::string> out;
+  const std::regex open(R"(<!-- ([a-z0-9-]+) -->)");
+  for (std::sregex_iterator it(text.begin(), text.end(), open), end; it != end; ++it) {
+    const std::string name = (*it)[1];
+    if (text.find("<!-- /" + name + " -->") != std::string::npos) out.insert(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reproduce: every marked table of the docs has an entry, and every table entry its markers",
+          "[e2e][reproduce]") {
+  const auto reg = registry();
+  REQUIRE(reg.size() >= 20);
+  for (const std::string doc : {"docs/RESULTS.md", "docs/PERFORMANCE.md"}) {
+    for (const auto& name : markers(doc)) {
+      INFO(doc << " marks a table '" << name << "'");
+      REQUIRE(reg.count(name) == 1);
+      CHECK(reg.at(name).first == "table");
+      CHECK(reg.at(name).second == doc);
+      // Each marked table names its command in the text, except the two older generated ones
+      // whose section shows their own script.
+      const std::string text = test::read_text(test::source_path(doc));
+      if (name != "bench-table" && name != "maddpg-timing")
+        CHECK(text.find("scripts/reproduce " + name + "`") != std::string::npos);
+    }
+  }
+  for (const auto& [name, kind_doc] : reg) {
+    if (kind_doc.first != "table") continue;
+    INFO("table entry '" << name << "' in " << kind_doc.second);
+    CHECK(markers(kind_doc.second).count(name) == 1);
+  }
+}
+
+TEST_CASE("reproduce: bad input exits 2 naming what is allowed; --dry-run runs nothing", "[e2e][reproduce]") {
+  auto bad = test::run_shell(script("scripts/reproduce") + " no-such-table");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.output, Catch::Contains("unknown table no-such-table; one of: lewis-example"));
+  auto none = test::run_shell(script("scripts/reproduce"));
+  CHECK(none.exit_code == 2);
+  auto check_measure = test::run_shell(script("scripts/reproduce") + " threads --check");
+  CHECK(check_measure.exit_code == 2);
+  CHECK_THAT(check_measure.output, Catch::Contains("threads is a measurement"));
+  test::TempDir dir;
+  auto dry =
+      test::run_shell(script("scripts/reproduce") + " s2p-populations-p4 --dry-run --runs '" + dir.path.string() + "'");
+  INFO(dry.output);
+  CHECK(dry.exit_code == 0);
+  CHECK_THAT(dry.output, Catch::Contains("--population.pairing=uniform"));
+  CHECK(!std::filesystem::exists(dir / "pop4-independent"));
+}
+
+TEST_CASE("compare-table.py keeps the header, 'runs ok' and the chosen rows of summary.md", "[e2e][reproduce]") {
+  test::TempDir dir;
+  {
+    std::ofstream md(dir / "summary.md");
+    md << "# emcomm compare: x.ini\n\nMean ± 95 % CI.\n\n"
+          "| metric | a=1 | a=2 |\n|---|---|---|\n| runs ok | 3/3 | 2/3 |\n"
+          "| sp_acc/train | 1 ± 0 | 0.5 ± 0.1 |\n| sp_acc/val | 0.9 ± 0 | 0.4 ± 0.2 |\n"
+          "| time/wall_seconds | 10 ± 1 | 12 ± 2 |\n| train/loss | 0.1 ± 0 | 0.3 ± 0 |\n"
+          "\nFailed runs:\n| a | seed |\n";
+  }
+  auto keep =
+      test::run_shell(script("scripts/results/compare-table.py") + " '" + dir.path.string() + "' --rows sp_acc/");
+  INFO(keep.output);
+  REQUIRE(keep.exit_code == 0);
+  CHECK(keep.output ==
+        "| metric | a=1 | a=2 |\n|---|---|---|\n| runs ok | 3/3 | 2/3 |\n"
+        "| sp_acc/train | 1 ± 0 | 0.5 ± 0.1 |\n| sp_acc/val | 0.9 ± 0 | 0.4 ± 0.2 |\n");
+  auto drop =
+      test::run_shell(script("scripts/results/compare-table.py") + " '" + dir.path.string() + "' --drop time/,train/");
+  CHECK(drop.output == keep.output);
+  auto missing = test::run_shell(script("scripts/results/compare-table.py") + " '" + (dir / "nope") + "'");
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.output, Catch::Contains("summary.md does not exist"));
+}
