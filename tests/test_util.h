@@ -1,6 +1,7 @@
 // Helpers shared by the tests: temporary directories and running the emcomm binary.
 #pragma once
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +155,37 @@ inline int wait_exit(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Tests wait on events (a file appears, a process ends), never on wall time. The waits below still
+// give up after kHangSeconds so that a hung process fails the test instead of hanging CI: the bound
+// is far beyond what any of them takes on a loaded machine and only ever catches a hang.
+constexpr int kHangSeconds = 900;
+
+// Polls every 10 ms until done() holds (true) or the process `pid` has ended (false; it is reaped).
+// After kHangSeconds the process is killed and reaped and the answer is false.
+inline bool wait_until(const std::function<bool()>& done, pid_t pid) {
+  for (long i = 0; i < 100L * kHangSeconds; ++i) {
+    if (done()) return true;
+    if (::waitpid(pid, nullptr, WNOHANG) != 0) return false;
+    ::usleep(10000);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return false;
+}
+
+// Waits for the process `pid` to end: its exit code, or 128 + the signal that ended it. A process
+// still running after kHangSeconds is killed and -1 is returned (a hang, see kHangSeconds).
+inline int wait_exit_or_kill(pid_t pid) {
+  int status = 0;
+  for (long i = 0; i < 100L * kHangSeconds; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) != 0) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    ::usleep(10000);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
 }
 
 inline std::string source_path(const std::string& rel) { return std::string(EMCOMM_SOURCE_DIR) + "/" + rel; }

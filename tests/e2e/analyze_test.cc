@@ -3,7 +3,6 @@
 // computed by hand), writing back to /metrics, and the errors that must exit 2.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -12,7 +11,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/run_file.h"
@@ -452,19 +450,28 @@ TEST_CASE("analyze: bad files and arguments exit 2 naming the problem", "[e2e][a
     // file locking is on for both processes whatever the caller's environment says (HDF5 reads
     // the variable once per process, so the holder is a fresh process: h5py).
     const test::ScopedEnv locking("HDF5_USE_FILE_LOCKING", "TRUE");
+    // The holder keeps the file open until its stdin closes (when this process kills it or
+    // ends), not for a fixed time: no wall-clock bound (the wait for it to open the file gives
+    // up only on a hang, test::kHangSeconds).
     const std::string ready = good + ".open";
+    int hold[2];
+    REQUIRE(::pipe(hold) == 0);
     const pid_t holder = ::fork();
     REQUIRE(holder >= 0);
     if (holder == 0) {
-      const std::string code = "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r'); open(sys.argv[2], 'w').close(); "
-                               "time.sleep(60)";
+      ::dup2(hold[0], 0);
+      ::close(hold[0]);
+      ::close(hold[1]);
+      const std::string code = "import h5py, sys; f = h5py.File(sys.argv[1], 'r'); open(sys.argv[2], 'w').close(); "
+                               "sys.stdin.read()";
       ::execl(kPython.c_str(), kPython.c_str(), "-c", code.c_str(), good.c_str(), ready.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    for (int i = 0; i < 3000 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    const bool holding = fs::exists(ready);
+    ::close(hold[0]);
+    const bool holding = test::wait_until([&] { return fs::exists(ready); }, holder);
     auto locked = test::run_emcomm("analyze '" + good + "'");
     const auto reading = test::run_emcomm("analyze '" + good + "' --no-write");
+    ::close(hold[1]);
     ::kill(holder, SIGKILL);
     ::waitpid(holder, nullptr, 0);
     REQUIRE(holding);

@@ -103,13 +103,15 @@ TEST_CASE("sweep: SIGTERM to a one-rank sweep stops its run with a checkpoint an
           " --env.attributes=3 --env.values=4 --agents.vocab_size=12 --agents.max_len=3 --agents.hidden=16"
           " --train.steps=10000000 --train.eval_every=10 --run.checkpoint_every=10 --eval.size=32 --eval.log_rows=2",
       dir / "out.txt");
-  bool started = false;
-  for (int i = 0; i < 12000 && !started; ++i) {  // until the run's first checkpoint (the bound only catches a hang)
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(run + "/checkpoints", ec))
-      started = started || e.path().filename().string().rfind("step-", 0) == 0;
-    if (!started) usleep(10000);
-  }
+  // Until the run's first checkpoint; no wall-clock bound, only a hang gives up (test::kHangSeconds).
+  const bool started = test::wait_until(
+      [&] {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(run + "/checkpoints", ec))
+          if (e.path().filename().string().rfind("step-", 0) == 0) return true;
+        return false;
+      },
+      pid);
   REQUIRE(started);
   ::kill(pid, SIGTERM);
   CHECK(test::wait_exit(pid) == 143);
