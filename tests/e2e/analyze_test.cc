@@ -328,6 +328,7 @@ TEST_CASE("analyze: discrimination with EOS and a sampled CIC probe", "[e2e][ana
 }
 
 TEST_CASE("analyze: a run file written by h5py alone gives the hand-computed values", "[e2e][analyze]") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   test::TempDir dir;
   const std::string run = python_run(dir, "h5py.h5");
   const Json j = analyze_json("'" + run + "' --no-write");
@@ -386,6 +387,7 @@ TEST_CASE("analyze: writes metrics back into an h5py file once per step", "[e2e]
   for (int i = 0; i < 2; ++i) {
     auto r = test::run_emcomm("analyze '" + run + "'");
     INFO(r.output);
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.output, Contains("written to /metrics"));
     // The cross-play matrix of the last step, speakers down, listeners across.
@@ -445,7 +447,9 @@ TEST_CASE("analyze: bad files and arguments exit 2 naming the problem", "[e2e][a
   }
   // Nothing was written by the failed runs.
   CHECK(RunReader(good).metric_names("train").empty());
-  {
+  if (const std::string why = test::python_missing({"h5py"}); !why.empty()) {
+    WARN("analyze on a file another process holds open not checked: " << why);
+  } else {
     // While another process has the file open, analyze can read it but not write to it. HDF5's
     // file locking is on for both processes whatever the caller's environment says (HDF5 reads
     // the variable once per process, so the holder is a fresh process: h5py).

@@ -13,6 +13,7 @@ using namespace emcomm;
 using Catch::Matchers::Contains;
 
 TEST_CASE("referential: an h5py-written dataset trains end to end with selfplay", "[e2e]") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   for (const std::string kind : {"images", "features"}) {
     DYNAMIC_SECTION(kind) {
       test::TempDir dir;

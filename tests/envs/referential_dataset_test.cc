@@ -79,6 +79,7 @@ TEST_CASE("referential dataset: synthetic data is deterministic, splits as docum
 }
 
 TEST_CASE("referential dataset written by h5py loads") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   test::TempPath file("py.h5");
   write_with_h5py(file.str());
   const Dataset d = read_dataset(file.str());
@@ -110,6 +111,7 @@ TEST_CASE("referential dataset written by h5py loads") {
 }
 
 TEST_CASE("referential dataset: malformed files are UserErrors naming file, dataset and problem") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   struct Case {
     std::string kind;
     std::vector<std::string> expected;
