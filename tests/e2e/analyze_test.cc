@@ -349,11 +349,16 @@ TEST_CASE("analyze: a run file written by h5py alone gives the hand-computed val
   CHECK(v["accuracy"].number == 0.75);  // target matches, not the rewards' 0.5
   CHECK(v["mean_length"].number == 1.5);
   CHECK(v["symbols_used"].number == 2);
-  // posdis and bosdis: the C++ functions on the same rows.
-  const std::vector<int32_t> message = {0, -1, 1, -1, 1, 0, 1, 0}, concept = {0, 0, 1, 0, 1, 1, 1, 1};
-  using metrics::int_table;
-  CHECK(v["posdis"].number == metrics::posdis(int_table(message, 2), int_table(concept, 2)));
-  CHECK(v["bosdis"].number == metrics::bosdis(int_table(message, 2), int_table(concept, 2)));
+  // posdis and bosdis by hand (docs/metrics.md), with h = H(1/4, 3/4) = 0.8113 bits. Messages
+  // (0,-1), (1,-1), (1,0), (1,0); attributes a0 = 0,1,1,1 and a1 = 0,0,1,1.
+  // posdis: position 0 = 0,1,1,1 is a0 (I = h) and tells h - 1/2 about a1: gap (1/2) / h;
+  // position 1 = -1,-1,0,0 (the padding is a value) is a1 (I = 1) and tells h - 1/2 about a0:
+  // gap 1 - (h - 1/2). posdis = (1/(2h) + 3/2 - h) / 2 = 0.6525.
+  // bosdis: count of symbol 0 = 1,0,1,1 tells 2h - 3/2 about a0 and h - 1/2 about a1: gap
+  // (1 - h) / h; count of symbol 1 = 0,1,1,1 is a0: gap (1/2) / h. bosdis = (3/2 - h) / (2h) = 0.4245.
+  const double h14 = 2.0 - 0.75 * std::log2(3.0);
+  CHECK(v["posdis"].number == Approx((0.5 / h14 + 1.5 - h14) / 2).margin(1e-12));
+  CHECK(v["bosdis"].number == Approx((1.5 - h14) / (2 * h14)).margin(1e-12));
   // And every value equals the C++ functions on the rows RunReader reads.
   RunReader reader(run);
   check_result(v, expected(reader, "val", 2, 4), 20, 4);
@@ -382,12 +387,12 @@ TEST_CASE("analyze: a run file written by h5py alone gives the hand-computed val
 }
 
 TEST_CASE("analyze: writes metrics back into an h5py file once per step", "[e2e][analyze]") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   test::TempDir dir;
   const std::string run = python_run(dir, "h5py.h5");
   for (int i = 0; i < 2; ++i) {
     auto r = test::run_emcomm("analyze '" + run + "'");
     INFO(r.output);
-  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.output, Contains("written to /metrics"));
     // The cross-play matrix of the last step, speakers down, listeners across.
