@@ -40,9 +40,24 @@ const Setup kReinforceProbe{
     "mcg_reinforce.ini",
     " --train.steps=60 --train.eval_every=10 --run.checkpoint_every=20 --agents.action_probe=true"};
 
+// With MADDPG's policy ensembles (a replay per agent and sub-policy, the sub-policies drawn per episode).
+const Setup kMaddpgEnsemble{kMaddpg.config, kMaddpg.extra + " --maddpg.ensemble=2"};
+// DDPG: local critics.
+const Setup kDdpg{kMaddpg.config, kMaddpg.extra + " --maddpg.local_critic=true"};
+// REINFORCE on the Lewis game through the signaling adapter (no config file: the defaults).
+const Setup kReinforceLewis{"", " --env.name=lewis --train.algorithm=reinforce --env.attributes=3 --env.values=4"
+                                " --agents.hidden=16 --train.batch_size=16 --train.steps=60 --train.eval_every=10"
+                                " --eval.size=64 --eval.log_rows=8 --run.checkpoint_every=20"};
+// GRU speaker and listener with CNN encoders on the referential game's in-memory scene generator.
+const Setup kReferentialGru{"", " --env.name=referential --train.algorithm=selfplay --env.size=60 --env.distractors=2"
+                                " --env.image_size=16 --agents.arch=gru --agents.eos=true --agents.vocab_size=41"
+                                " --agents.max_len=9 --agents.hidden=16 --agents.embed=8 --agents.cnn_channels=4"
+                                " --agents.relaxation=st_gumbel --train.batch_size=16 --train.steps=40"
+                                " --train.eval_every=10 --eval.size=32 --eval.log_rows=8 --run.checkpoint_every=20"};
+
 std::string train_args(const Setup& s, const std::string& out, const std::string& more = "") {
-  return "train '" + test::source_path("experiments/configs/" + s.config) + "' --run.out='" + out + "'" + s.extra +
-         more;
+  const std::string config = s.config.empty() ? "" : "'" + test::source_path("experiments/configs/" + s.config) + "' ";
+  return "train " + config + "--run.out='" + out + "'" + s.extra + more;
 }
 
 // summary.json without its timings and run directory.
@@ -162,6 +177,22 @@ TEST_CASE("resume: an S2P run with random schedule and population and imitation 
 
 TEST_CASE("resume: a MADDPG run (replay buffers) resumes exactly", "[e2e][resume][maddpg]") {
   check_resume_equivalence(kMaddpg, 3);
+}
+
+TEST_CASE("resume: a MADDPG run with policy ensembles (a replay per sub-policy) resumes exactly", "[e2e][resume][maddpg]") {
+  check_resume_equivalence(kMaddpgEnsemble, 3);
+}
+
+TEST_CASE("resume: a DDPG run (local critics) resumes exactly", "[e2e][resume][maddpg]") {
+  check_resume_equivalence(kDdpg, 5);
+}
+
+TEST_CASE("resume: REINFORCE on the Lewis game through the adapter resumes exactly", "[e2e][resume]") {
+  check_resume_equivalence(kReinforceLewis, 27);
+}
+
+TEST_CASE("resume: GRU/CNN agents on the referential game's scene generator resume exactly", "[e2e][resume]") {
+  check_resume_equivalence(kReferentialGru, 17);
 }
 
 TEST_CASE("resume: a REINFORCE run on a matrix communication game resumes exactly", "[e2e][resume]") {
