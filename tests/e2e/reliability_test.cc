@@ -2,10 +2,12 @@
 // MADDPG, SIGTERM and SIGKILL of a real training process, corrupt checkpoints and run files.
 #include <catch2/catch.hpp>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "algorithms/trainer.h"
 #include "core/run_file.h"
@@ -157,6 +159,18 @@ std::vector<int64_t> logged_evaluations(const std::string& h5) {
     }
   }
   return steps;
+}
+
+// The user CPU time a process has used, in clock ticks (/proc/PID/stat field 14); -1 when gone.
+int64_t user_cpu_ticks(pid_t pid) {
+  std::string stat = test::read_text("/proc/" + std::to_string(pid) + "/stat");
+  const size_t end = stat.rfind(')');  // the command name may hold spaces
+  if (end == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(end + 2));
+  std::string f;
+  for (int i = 3; i <= 14 && fields >> f; ++i) {
+  }
+  return std::stoll(f);
 }
 
 std::string checkpoint_file(const std::string& run_dir, int step) {
@@ -350,7 +364,13 @@ TEST_CASE("signals: a long step is abandoned on SIGTERM, not finished, and the r
                                            " --run.checkpoint_every=1",
                                        dir / "out.txt");
   REQUIRE(wait_for(checkpoint_file(run, 1), pid));
-  ::kill(pid, SIGTERM);  // step 2 has just begun
+  // The checkpoint appears before the run syncs its directory and looks for a stop signal, which
+  // on a loaded disk can take long: a signal then stops the run after step 1, between steps. Step
+  // 2 has begun once the process has used another half second of user CPU time (syncing does not
+  // use it; step 2 uses seconds of it): an event, not a wall-clock wait.
+  const int64_t at_checkpoint = user_cpu_ticks(pid);
+  REQUIRE(test::wait_until([&] { return user_cpu_ticks(pid) >= at_checkpoint + ::sysconf(_SC_CLK_TCK) / 2; }, pid));
+  ::kill(pid, SIGTERM);  // step 2 has begun
   // No wall-clock bound on how soon it ends: only a hang fails here (test::kHangSeconds). An
   // implementation that finished the step instead of abandoning it fails the checks on the
   // message and the checkpoints below.
