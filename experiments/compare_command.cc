@@ -11,7 +11,7 @@ namespace emcomm {
 int compare_command(const std::vector<std::string>& args) {
   if (grid_help("compare", args)) return 0;
   Grid g = parse_grid("compare", args);
-  std::filesystem::create_directories(g.out);
+  make_grid_out(g);
   run_local_pool(g);
   return write_grid_results(g);
 }

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -422,6 +423,14 @@ std::vector<std::string> grid_train_argv(const Grid& g, size_t i, const std::str
   return argv;
 }
 
+void make_grid_out(const Grid& g) {
+  std::error_code ec;
+  fs::create_directories(g.out, ec);
+  if (ec || !fs::is_directory(g.out))
+    throw UserError("--out '" + g.out.string() + "': cannot create the directory: " +
+                    (ec ? ec.message() : std::string("a file of that name exists")));
+}
+
 void record_run_end(Grid& g, size_t i, int status) {
   GridRun& r = g.runs[i];
   const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -445,9 +454,10 @@ void record_run_end(Grid& g, size_t i, int status) {
   if (by_signal) r.status = "interrupted";
   else if (exited_ok && summary_problem.empty()) r.status = "stopped";  // run.stop_after: resumable
   else r.status = "failed";
-  if (r.error.empty())
-    r.error = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                  : "exit code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status))  // the log's last line is whatever the run printed before, not why it ended
+    r.error = "killed by signal " + std::to_string(WTERMSIG(status)) + (r.error.empty() ? "" : "; its log ends: " + r.error);
+  else if (r.error.empty())
+    r.error = "exit code " + std::to_string(WEXITSTATUS(status));
 }
 
 void mark_not_run(Grid& g, const std::vector<bool>& started) {
@@ -613,6 +623,7 @@ int write_grid_results(const Grid& grid) {
   std::vector<std::string> metrics(metric_set.begin(), metric_set.end());
   {
     std::ofstream csv(out / "results.csv");
+    if (!csv) throw UserError("cannot write '" + (out / "results.csv").string() + "': " + std::strerror(errno));
     for (const auto& v : varies) csv << csv_field(v.key) << ",";
     csv << "seed,status,error,run_dir";
     for (const auto& m : metrics) csv << "," << csv_field(m);
@@ -684,6 +695,7 @@ int write_grid_results(const Grid& grid) {
   std::string table = md.str();
   {
     std::ofstream s(out / "summary.md");
+    if (!s) throw UserError("cannot write '" + (out / "summary.md").string() + "': " + std::strerror(errno));
     s << "# emcomm " << command << ": " << config_path << "\n\n";
     s << "Mean ± 95 % confidence interval (Student t) over seeds 1.." << seeds
       << " of each variant's final figures (summary.json \"final\"). Runs: " << out.string() << "/\n\n";

@@ -62,6 +62,10 @@ struct Grid {
 // config. Creates nothing.
 Grid parse_grid(const std::string& command, const std::vector<std::string>& args);
 
+// Creates g.out; a UserError naming it and the reason when it cannot be created (an --out
+// under a file, or where the user may not write).
+void make_grid_out(const Grid& g);
+
 // The usage line of `compare`/`sweep`.
 std::string grid_usage(const std::string& command);
 

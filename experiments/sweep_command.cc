@@ -138,13 +138,12 @@ int sweep_command(const std::vector<std::string>& args) {
   if (grid_help("sweep", args)) return 0;
   // Every rank parses the same arguments before MPI starts: bad input exits 2 everywhere.
   Grid g = parse_grid("sweep", args);
+  make_grid_out(g);  // every rank, before MPI starts: an unusable --out exits 2 everywhere
   MPI_Init(nullptr, nullptr);
   int rank = 0, ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   int code = 0;
-  if (rank == 0) std::filesystem::create_directories(g.out);
-  MPI_Barrier(MPI_COMM_WORLD);  // the output directory exists before any rank logs into it
   if (ranks == 1) {
     run_local_pool(g);
   } else if (rank == 0) {
@@ -152,7 +151,14 @@ int sweep_command(const std::vector<std::string>& args) {
   } else {
     work(g);
   }
-  if (rank == 0) code = write_grid_results(g);
+  if (rank == 0) {
+    try {
+      code = write_grid_results(g);
+    } catch (const UserError& e) {  // the tables cannot be written: still end every rank
+      std::fprintf(stderr, "emcomm: error: %s\n", e.what());
+      code = 2;
+    }
+  }
   // Every rank exits with rank 0's code (mpirun reports the first non-zero one).
   MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
   std::fflush(stdout);

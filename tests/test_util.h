@@ -1,6 +1,7 @@
 // Helpers shared by the tests: temporary directories and running the emcomm binary.
 #pragma once
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,6 +157,76 @@ inline int wait_exit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// Tests wait on events (a file appears, a process ends), never on wall time. The waits below still
+// give up after kHangSeconds so that a hung process fails the test instead of hanging CI: the bound
+// is far beyond what any of them takes on a loaded machine and only ever catches a hang.
+constexpr int kHangSeconds = 900;
+
+// Polls every 10 ms until done() holds (true) or the process `pid` has ended (false; it is reaped).
+// After kHangSeconds the process is killed and reaped and the answer is false.
+inline bool wait_until(const std::function<bool()>& done, pid_t pid) {
+  for (long i = 0; i < 100L * kHangSeconds; ++i) {
+    if (done()) return true;
+    if (::waitpid(pid, nullptr, WNOHANG) != 0) return false;
+    ::usleep(10000);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return false;
+}
+
+// Waits for the process `pid` to end: its exit code, or 128 + the signal that ended it. A process
+// still running after kHangSeconds is killed and -1 is returned (a hang, see kHangSeconds).
+inline int wait_exit_or_kill(pid_t pid) {
+  int status = 0;
+  for (long i = 0; i < 100L * kHangSeconds; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) != 0) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    ::usleep(10000);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+// A test that cannot run here (a tool or package missing) prints this prefix and the reason;
+// tests/CMakeLists.txt makes CTest report such a test as skipped, with that line in its output.
+#define EMCOMM_TEST_SKIPPED "emcomm-test-skipped: "
+
+// The Python interpreter the tests and scripts use, and the Debian package of each module a
+// test imports from it (scripts/setup-deps installs them all).
+inline const std::string kTestPython = "/usr/bin/python3";
+inline std::string python_package(const std::string& module) {
+  static const std::map<std::string, std::string> packages = {
+      {"h5py", "python3-h5py"}, {"numpy", "python3-numpy"}, {"matplotlib", "python3-matplotlib"},
+      {"torch", "python3-torch"}, {"PIL", "python3-pil"}};
+  const auto it = packages.find(module);
+  return it == packages.end() ? module : it->second;
+}
+
+// Why /usr/bin/python3 cannot run a test that imports `modules` ("" when it can): the missing
+// interpreter or each module that does not import, with its package and Python's own error.
+inline std::string python_missing(const std::vector<std::string>& modules) {
+  static std::map<std::string, std::string> known;  // module -> "" or its problem
+  if (::access(kTestPython.c_str(), X_OK) != 0)
+    return "this test needs " + kTestPython + " (package python3; scripts/setup-deps installs it)";
+  std::string missing;
+  for (const auto& m : modules) {
+    auto it = known.find(m);
+    if (it == known.end()) {
+      const CommandResult r = run_shell(kTestPython + " -c 'import " + m + "'");
+      std::string problem;
+      if (r.exit_code != 0) {
+        const std::string out = r.output.substr(0, r.output.find_last_not_of('\n') + 1);
+        problem = m + " (package " + python_package(m) + "; " + out.substr(out.rfind('\n') + 1) + ")";
+      }
+      it = known.emplace(m, problem).first;
+    }
+    if (!it->second.empty()) missing += (missing.empty() ? "" : ", ") + it->second;
+  }
+  return missing.empty() ? "" : "this test needs " + kTestPython + " with " + missing +
+                                    "; scripts/setup-deps installs every package the tests use";
+}
+
 inline std::string source_path(const std::string& rel) { return std::string(EMCOMM_SOURCE_DIR) + "/" + rel; }
 
 // Sets an environment variable for this scope (this process and the children it starts), then
@@ -180,3 +251,14 @@ class ScopedEnv {
 };
 
 }  // namespace emcomm::test
+
+// Skips the rest of the test, saying which package is missing, when /usr/bin/python3 cannot
+// import one of the modules named (strings): EMCOMM_NEEDS_PYTHON("h5py", "numpy");
+#define EMCOMM_NEEDS_PYTHON(...)                                                             \
+  do {                                                                                       \
+    const std::string emcomm_python_missing_ = ::emcomm::test::python_missing({__VA_ARGS__}); \
+    if (!emcomm_python_missing_.empty()) {                                                   \
+      WARN(EMCOMM_TEST_SKIPPED << emcomm_python_missing_);                                   \
+      return;                                                                                \
+    }                                                                                        \
+  } while (0)

@@ -47,7 +47,10 @@ void Dataset::validate(const std::string& source) const {
         const std::string where = "row " + std::to_string(i) + " position " + std::to_string(j);
         if (c[j] == -1) ended = true;
         else if (ended) fail("captions", where + " holds a word after the -1 padding");
-        else if (c[j] < kUnk || c[j] >= V || c[j] == kBos || c[j] == kEos)
+        else if (c[j] == kPad || c[j] == kBos || c[j] == kEos)
+          fail("captions", where + " holds " + kSpecialTokens[c[j]] + " (id " + std::to_string(c[j]) +
+                               "): <pad> <bos> <eos> never appear inside a caption (the game adds its own framing)");
+        else if (c[j] < kUnk || c[j] >= V)
           fail("captions", where + " holds id " + std::to_string(c[j]) + ", outside the vocabulary's words: allowed 1 (<unk>) and 4.." +
                                std::to_string(V - 1) + ", -1 after the last word");
       }

@@ -1,8 +1,11 @@
 // The dataset file (docs/dataset-format.md): reader and writer.
 #include <H5Cpp.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <sstream>
 
 #include "core/errors.h"
 #include "core/h5_util.h"
@@ -104,7 +107,21 @@ Dataset read_file(const H5::H5File& file, const Source& src) {
     if (dims[0] == 0 || dims[1] == 0) src.bad("features", "is empty: " + dims_text(dims));
     ds.rows = int64_t(dims[0]), ds.feature_dim = int64_t(dims[1]);
     ds.features.resize(dims[0] * dims[1]);
-    d.read(ds.features.data(), H5::PredType::NATIVE_FLOAT);
+    if (d.getDataType().getSize() <= sizeof(float)) {
+      d.read(ds.features.data(), H5::PredType::NATIVE_FLOAT);
+    } else {  // float64 (h5py's default) or wider: read as float32, refusing values it cannot hold
+      std::vector<double> v(ds.features.size());
+      d.read(v.data(), H5::PredType::NATIVE_DOUBLE);
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (std::isfinite(v[i]) && std::fabs(v[i]) > double(std::numeric_limits<float>::max())) {
+          std::ostringstream value;
+          value << v[i];
+          src.bad("features", "row " + std::to_string(i / dims[1]) + " holds " + value.str() +
+                                  ", beyond float32's range (features are read as float32)");
+        }
+        ds.features[i] = float(v[i]);
+      }
+    }
   }
   if (!has_dataset(root, "split")) src.fail("has no 'split' dataset (uint8 [N]: 0 train, 1 val, 2 test)");
   {
@@ -131,7 +148,8 @@ Dataset read_file(const H5::H5File& file, const Source& src) {
     ds.captions.resize(v.size());
     for (size_t i = 0; i < v.size(); ++i) {
       if (v[i] < -1 || v[i] > INT32_MAX)
-        src.bad("captions", "row " + std::to_string(i / dims[1]) + " holds id " + std::to_string(v[i]) + ", outside the vocabulary");
+        src.bad("captions", "row " + std::to_string(i / dims[1]) + " position " + std::to_string(i % dims[1]) + " holds id " +
+                                std::to_string(v[i]) + ", outside the vocabulary (-1 only pads after the last word)");
       ds.captions[i] = int32_t(v[i]);
     }
     H5::DataSet vd;

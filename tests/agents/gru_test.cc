@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "agents/encoders.h"
 #include "agents/gru.h"
@@ -57,9 +58,32 @@ TEST_CASE("gru listener: reads the state at the message's end, ignoring what fol
   // Without EOS the state is the last position's; it differs from the 2-symbol state.
   auto fixed = l.message_state(onehots_of(m, ChannelSpec{6, 4, false}));
   CHECK_FALSE(fixed.allclose(state, 1e-4, 1e-5));
-  // Scores are the inverse-MSE of the encoded candidates against Linear(state): shape [B, C].
+  // Scores are the inverse-MSE of the encoded candidates against Linear(state), written out:
+  // score_c = 1 / mean_h (enc(c)_h - (W state + b)_h)^2.
   auto cand = torch::rand({1, 2, 3}, g);
-  CHECK(l.forward(onehots_of(m, eos), cand).sizes() == torch::IntArrayRef({1, 2}));
+  auto scores = l.forward(onehots_of(m, eos), cand);
+  REQUIRE(scores.sizes() == torch::IntArrayRef({1, 2}));
+  auto params = l.named_parameters();
+  auto target = torch::matmul(params["out.weight"], state[0]) + params["out.bias"];  // [H]
+  auto enc_cand = l.encoder()->forward(cand)[0];                                    // [2, H]
+  for (int64_t c = 0; c < 2; ++c) {
+    double sq = 0;
+    for (int64_t h = 0; h < target.size(0); ++h) sq += std::pow(enc_cand[c][h].item<double>() - target[h].item<double>(), 2);
+    CHECK(scores[0][c].item<double>() == Approx(double(target.size(0)) / sq).epsilon(1e-4));
+  }
+  // The dot-product listener scores tanh(enc(c)) . state.
+  auto dp = std::make_shared<GruListenerImpl>(std::make_shared<BeholderImpl>(3, 8), eos, 8, 4, discrimination(2, 3),
+                                              ListenerScore::Dot);
+  init_layers(*dp, g);
+  auto dstate = dp->message_state(onehots_of(m, eos))[0];
+  auto dcand = dp->encoder()->forward(cand)[0];
+  auto dscores = dp->forward(onehots_of(m, eos), cand);
+  for (int64_t c = 0; c < 2; ++c) {
+    double dot = 0;
+    for (int64_t h = 0; h < dstate.size(0); ++h)
+      dot += std::tanh(dcand[c][h].item<double>()) * dstate[h].item<double>();
+    CHECK(dscores[0][c].item<double>() == Approx(dot).epsilon(1e-4).margin(1e-6));
+  }
 }
 
 TEST_CASE("gru speaker: EOS ends the message, later symbols are ignored, lengths by hand", "[agents][gru]") {

@@ -1,6 +1,7 @@
 // The CIC probe: enumeration (single- and multi-symbol, EOS), sampling (shapes, weights,
-// determinism, frequencies), batching of receiver calls, the options, and agreement of its
-// tables with metrics::cic on hand-checkable senders and receivers.
+// determinism, frequencies, EOS with hand values through the trainers' pair and population
+// probes), batching of receiver calls, the options, and agreement of its tables with
+// metrics::cic on hand-checkable senders and receivers.
 #include "algorithms/cic_probe.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -11,6 +12,7 @@
 #include <map>
 #include <vector>
 
+#include "algorithms/signal_log.h"
 #include "core/config.h"
 #include "metrics/cic.h"
 
@@ -231,4 +233,66 @@ TEST_CASE("cic_block turns probe tables into the run file's CicBlock", "[cic_pro
   CHECK(b.message_set == std::vector<int32_t>{0, -1, 1, 2});
   t.messages = torch::Tensor();
   CHECK(cic_block(t).message_set.empty());
+}
+
+TEST_CASE("cic probe with EOS in sampling mode: hand values, the receiver hears only what the channel delivers",
+          "[cic_probe]") {
+  // V = 3 (symbol 0 is EOS), L = 8: 3^8 = 6561 messages > 4000, so each state gets 4000 draws
+  // from the sender's policy, each weighted 1/4000. The listener's action (3 of them, one-hot up
+  // to e^-60) is the symbol it hears at position 1, or 0 when the message has ended there.
+  const ChannelSpec ch{3, 8, true};
+  const float big = 50.0f;
+  auto logits = torch::zeros({3, 8, 3});  // uniform everywhere unless set below
+  // State 0: EOS first, surely; what the sender draws after it (uniform) is never delivered.
+  logits[0][0] = torch::tensor({big, -big, -big});
+  // State 1: EOS first with probability 1/2, else symbol 1; position 1 uniform over EOS, 1, 2.
+  logits[1][0] = torch::tensor({0.0f, 0.0f, -big});
+  // State 2: surely symbol 2 then symbol 1.
+  logits[2][0] = torch::tensor({-big, -big, big});
+  logits[2][1] = torch::tensor({-big, big, -big});
+  auto listener = [](const torch::Tensor& onehots, const torch::Tensor&) {  // [R, 8, 3] -> [R, 3]
+    auto heard = onehots.select(1, 1);                                     // zero when the message ended before
+    auto ended = 1.0f - heard.narrow(1, 1, 2).sum(1, true);                // heard nothing or EOS
+    return 30.0f * (2.0f * torch::cat({ended, heard.narrow(1, 1, 2)}, 1) - 1.0f);
+  };
+  SignalBatch set;  // no candidates: the listener's action is its own
+  // p(action | state 1) = (1/2 + 1/2 * 1/3, 1/6, 1/6): CIC(s1) = H(2/3, 1/6, 1/6); CIC(s0) =
+  // CIC(s2) = 0 (one delivered message each). Reading the raw symbols after EOS instead would give
+  // CIC(s0) = log2 3 and CIC(s1) = log2 3.
+  const double h1 = (2.0 / 3) * std::log2(1.5) + (2.0 / 6) * std::log2(6.0);  // 1.2516 bits
+  auto check = [&](const CicTables& t) {
+    REQUIRE(t.p_message.sizes() == torch::IntArrayRef({3, 4000}));
+    REQUIRE(t.p_action.sizes() == torch::IntArrayRef({3, 4000, 3}));
+    CHECK_FALSE(t.messages.defined());  // sampled: no shared message set
+    CHECK(torch::equal(t.p_message, torch::full({3, 4000}, 1.0f / 4000)));
+    // States 0 and 2: every draw is heard as the same message.
+    CHECK(torch::allclose(t.p_action[0], torch::tensor({1.0f, 0.0f, 0.0f}).expand({4000, 3}), 0.0, 1e-6));
+    CHECK(torch::allclose(t.p_action[2], torch::tensor({0.0f, 1.0f, 0.0f}).expand({4000, 3}), 0.0, 1e-6));
+    auto pm = floats(t.p_message), pa = floats(t.p_action);
+    CHECK(metrics::cic(pm.data(), pa.data(), 1, 4000, 3) == Approx(0.0).margin(1e-6));                // state 0
+    CHECK(metrics::cic(pm.data() + 8000, pa.data() + 24000, 1, 4000, 3) == Approx(0.0).margin(1e-6));  // state 2
+    // State 1: the draws' frequencies and the CIC estimate (4000 draws: within a few 0.01).
+    auto freq = t.p_action[1].mean(0);
+    CHECK(freq[0].item<double>() == Approx(2.0 / 3).margin(0.03));
+    CHECK(freq[1].item<double>() == Approx(1.0 / 6).margin(0.03));
+    CHECK(freq[2].item<double>() == Approx(1.0 / 6).margin(0.03));
+    CHECK(metrics::cic(pm.data() + 4000, pa.data() + 12000, 1, 4000, 3) == Approx(h1).margin(0.04));
+    CHECK(cic_of(t) == Approx(h1 / 3).margin(0.015));
+  };
+  auto gen = make_gen(4);
+  SECTION("one pair") { check(probe_signal_pair(logits, listener, set, 3, ch, 4000, gen)); }
+  SECTION("a population: each member's tables, the second member's listener deaf") {
+    auto members = [&](const torch::Tensor& onehots, const torch::Tensor& c) {  // [2, R, 8, 3] -> [2, R, 3]
+      auto heard = listener(onehots[0], c);
+      return torch::stack({heard, torch::zeros_like(heard)});
+    };
+    auto t = probe_signal_members(torch::stack({logits, logits}), members, set, 3, ch, 4000, gen);
+    REQUIRE(t.size() == 2);
+    check(t[0]);
+    CHECK(cic_of(t[1]) == 0.0);
+  }
+  // Same seed, same tables.
+  auto g1 = make_gen(9), g2 = make_gen(9);
+  CHECK(torch::equal(probe_signal_pair(logits, listener, set, 3, ch, 4000, g1).p_action,
+                     probe_signal_pair(logits, listener, set, 3, ch, 4000, g2).p_action));
 }

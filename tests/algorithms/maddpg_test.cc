@@ -30,6 +30,10 @@ Maddpg::Options small() {
 
 std::shared_ptr<ParticleWorld> sl_world() { return std::make_shared<ParticleWorld>(ParticleWorld::Options{}); }
 
+// Ensemble test: sub-policy (0, 0) holds 250 transitions after 600 (moved in the last train step),
+// (1, 1) 225 after 800 (never trained), seed 7.
+constexpr int64_t kEnsembleLearningStarts = 240;
+
 struct NullLog {
   test::TempPath path{"maddpg.h5"};
   RunWriter writer{path.str(), {}, "", "test"};
@@ -206,7 +210,12 @@ TEST_CASE("maddpg: teams give each side a global (maddpg) or local (ddpg) critic
   SECTION("maddpg.local_critic makes every critic local") {
     o.local_critic = true;
     Maddpg m(o, game, Rng(1));
-    for (int64_t i = 0; i < 3; ++i) CHECK(m.critic_is_local(i));
+    for (int64_t i = 0; i < 3; ++i) {
+      CHECK(m.critic_is_local(i));
+      CHECK(torch::equal(m.critic_input(i, obs, act), torch::cat({obs[i], act[i]}, 1)));
+      for (int what = 0; what < 2; ++what)
+        for (int64_t j = 0; j < 3; ++j) CHECK(critic_depends_on(m, i, j, what, obs, act) == (j == i));
+    }
   }
   SECTION("the default is MADDPG on both sides") {
     Maddpg m(o, game, Rng(1));
@@ -224,4 +233,80 @@ TEST_CASE("maddpg: teams give each side a global (maddpg) or local (ddpg) critic
     CHECK_THROWS_WITH(Maddpg(o, world(ParticleWorld::Scenario::Spread), Rng(1)), Catch::Contains("maddpg.adversary"));
     CHECK_NOTHROW(Maddpg(o, game, Rng(1)));
   }
+}
+
+TEST_CASE("maddpg ensembles: K actors per agent, a replay per sub-policy filled by whole episodes, each updated from its own",
+          "[maddpg]") {
+  auto o = small();  // 8 worlds x 25 steps: 200 transitions per train step
+  o.ensemble = 3;
+  o.learning_starts = kEnsembleLearningStarts;
+  auto game = sl_world();
+  Maddpg m(o, game, Rng(7));
+  // Fixed observations through each sub-policy (the softmax, no noise): [agent][k].
+  const int64_t B = 6;
+  std::vector<torch::Tensor> obs;
+  torch::manual_seed(3);
+  for (int64_t i = 0; i < 2; ++i) obs.push_back(torch::randn({B, game->agent_spec(i).obs_dim}));
+  auto all = [&](int64_t k) { return std::vector<int64_t>(B * 2, k); };  // one index per (row, agent)
+  auto policies = [&] {
+    torch::NoGradGuard g;
+    std::vector<std::vector<torch::Tensor>> p(2);
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t k = 0; k < 3; ++k) p[i].push_back(m.act(i, obs[i], all(k), false, false));
+    return p;
+  };
+  const auto before = policies();
+  // Three different actors per agent; a mixed index picks each row's own.
+  std::vector<int64_t> mixed(B * 2);
+  for (int64_t b = 0; b < B; ++b) mixed[b * 2 + 0] = b % 3, mixed[b * 2 + 1] = (b + 1) % 3;
+  for (int64_t i = 0; i < 2; ++i) {
+    CHECK_FALSE(torch::allclose(before[i][0], before[i][1]));
+    CHECK_FALSE(torch::allclose(before[i][1], before[i][2]));
+    torch::NoGradGuard g;
+    auto picked = m.act(i, obs[i], mixed, false, false);
+    for (int64_t b = 0; b < B; ++b) CHECK(torch::equal(picked[b], before[i][mixed[b * 2 + i]][b]));
+  }
+
+  for (int s = 1; s <= 3; ++s) m.train_step(s);
+  std::vector<std::vector<int64_t>> sizes3(2);  // before the last train step
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t k = 0; k < 3; ++k) sizes3[i].push_back(m.replay_size(i, k));
+  m.train_step(4);
+  REQUIRE(m.transitions() == 800);
+  // Every agent's transitions are split over its 3 replays, by whole episodes (a world keeps the
+  // sub-policies it drew for the 25 steps of an episode); the agents draw independently.
+  std::vector<std::vector<int64_t>> sizes(2);
+  for (int64_t i = 0; i < 2; ++i) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < 3; ++k) {
+      const int64_t n = m.replay_size(i, k);
+      INFO("agent " << i << " sub-policy " << k << ": " << n << " transitions");
+      CHECK(n > 0);
+      CHECK(n % 25 == 0);
+      sizes[i].push_back(n);
+      sum += n;
+    }
+    CHECK(sum == 800);
+  }
+  CHECK(sizes[0] != sizes[1]);
+  // A sub-policy is trained only from its own replay, once that holds maddpg.learning_starts
+  // transitions: one whose replay never got there has not moved; one whose replay got there
+  // before the last train step (200 transitions, two update rounds) has. Seed 7 has both kinds.
+  const auto after = policies();
+  int moved = 0, still = 0;
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t k = 0; k < 3; ++k) {
+      INFO("agent " << i << " sub-policy " << k << ": " << sizes3[i][k] << " then " << sizes[i][k] << " transitions");
+      const bool changed = !torch::equal(after[i][k], before[i][k]);
+      if (sizes[i][k] < o.learning_starts) {
+        CHECK_FALSE(changed);
+        ++still;
+      }
+      if (sizes3[i][k] >= o.learning_starts) {
+        CHECK(changed);
+        ++moved;
+      }
+    }
+  CHECK(moved > 0);
+  CHECK(still > 0);
 }

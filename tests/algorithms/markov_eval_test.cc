@@ -137,3 +137,56 @@ TEST_CASE("markov_eval: the CIC probe's listener observation - heard slot impose
     CHECK(probed == 4 * 4);
   }
 }
+
+TEST_CASE("markov_eval: cic, cic/sender<j>, sender_msg_entropy and cic_uniform by hand", "[markov_eval]") {
+  // simul coordination, 4 symbols, 2 episodes: each agent speaks once and hears the other, so
+  // 4 rows (episode-major: e0 0->1, e0 1->0, e1 0->1, e1 1->0), all probed (V^L = 4 messages,
+  // enumerated). The speakers' policies, from the logits recorded at step 0:
+  //   agent 0, both episodes: (3/4, 1/4, 0, 0)
+  //   agent 1, episode 0: uniform; episode 1: surely symbol 0.
+  // Both listeners act 0 when they hear symbol 0, else 1 (deterministically), whatever else they see.
+  MatrixGame g(simul_coordination());
+  Rng rng(5);
+  MarkovRollout r = record(g, {{0, 2}, {1, 0}}, {{0, 1}, {1, 0}}, rng, true);
+  const float big = 100.0f;
+  auto lg0 = torch::tensor({std::log(3.0f), 0.0f, -big, -big}).view({1, 1, 4}).repeat({2, 1, 1});
+  auto lg1 = torch::stack({torch::zeros({1, 4}), torch::tensor({big, -big, -big, -big}).view({1, 4})});
+  r.message_logits[0] = {lg0, lg1};
+  const int64_t heard = g.obs_layout().comm.begin;  // the heard symbol's one-hot
+  auto probs = [&](int64_t, const torch::Tensor& obs, const std::vector<int64_t>&) {
+    auto zero = obs.select(1, heard).to(torch::kFloat32);  // [n]: heard symbol 0
+    return torch::stack({zero, 1.0f - zero}, 1).unsqueeze(1);  // [n, 1, 2]
+  };
+  test::TempDir dir;
+  MarkovLogOptions opt;
+  opt.log_rows = 4;
+  opt.cic.every = 1;
+  Metrics m;
+  {
+    RunWriter log(dir / "run.h5", {}, "", "test");
+    m = log_markov_evaluation(g, r, probs, opt, 1, Rng(2), log);
+  }
+  // Per row, with h = H(1/4, 3/4):
+  //   CIC(s):   e0 0->1: the action copies "symbol 0?", p(0) = 3/4: h;  e0 1->0: p(0) = 1/4: h;
+  //             e1 0->1: h;  e1 1->0: one message: 0.
+  //   H(c|s):   h, 2, h, 0.
+  //   CIC with the 4 messages equally likely: p(heard 0) = 1/4 in every row: h.
+  const double h = 2.0 - 0.75 * std::log2(3.0);
+  CHECK(m["cic"] == Approx(3 * h / 4).margin(1e-6));
+  CHECK(m["cic/sender0"] == Approx(h).margin(1e-6));
+  CHECK(m["cic/sender1"] == Approx(h / 2).margin(1e-6));
+  CHECK(m["sender_msg_entropy"] == Approx((2 * h + 2) / 4).margin(1e-6));
+  CHECK(m["cic_uniform"] == Approx(h).margin(1e-6));
+  // The messages and actions taken: pooled messages 0, 2, 1, 0 (entropy 1.5) determine the
+  // senders' actions 0, 1, 1, 0 and the receivers' 1, 0, 0, 1: sc = ic = 1.
+  CHECK(m["entropy"] == Approx(1.5));
+  CHECK(m["sc"] == Approx(1.0));
+  CHECK(m["ic"] == Approx(1.0));
+  // The run file's block holds the probe: row 1 (agent 1, uniform) has p_message 1/4 each.
+  RunReader reader(dir / "run.h5");
+  auto cic = reader.cic("eval");
+  REQUIRE(cic);
+  REQUIRE(cic->messages == 4);
+  for (int64_t k = 0; k < 4; ++k) CHECK(cic->p_message[4 + k] == Approx(0.25));
+  CHECK(cic->p_message[0] == Approx(0.75));
+}

@@ -36,6 +36,7 @@ TEST_CASE("bench: bad arguments exit 2 naming what is wrong", "[bench]") {
 }
 
 TEST_CASE("bench: --json on the particle step is one JSON object with the fields", "[bench]") {
+  EMCOMM_NEEDS_PYTHON();
   // Parsed by Python's json module: valid JSON, the workload's rate, unit and a null flops
   // fraction, the peak and the machine. Speeds are not asserted.
   const std::string check =
@@ -52,6 +53,7 @@ TEST_CASE("bench: --json on the particle step is one JSON object with the fields
 }
 
 TEST_CASE("bench: the Python baseline computes the C++ agents' Lewis loss and runs", "[bench]") {
+  EMCOMM_NEEDS_PYTHON("torch");
   // The same fixed weights on both sides (w[k] = 0.05 sin(0.37 k + 0.11 layer), k the flat
   // index in PyTorch's [out, in] layout), the same 8 objects, the noise-free message
   // (softmax of the speaker's logits): the reconstruction loss must agree.

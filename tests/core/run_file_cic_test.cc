@@ -7,12 +7,10 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/errors.h"
@@ -304,27 +302,34 @@ TEST_CASE("metrics appender refuses files it cannot or must not write", "[run_fi
   SECTION("locked by a writer in another process") {
     const emcomm::test::ScopedEnv locking("HDF5_USE_FILE_LOCKING", "TRUE");  // whatever the caller's environment says
     TempPath file("locked.h5");
-    int ready[2];
+    // The child holds the file until this process closes `release` (or ends), not for a fixed
+    // time: no wall-clock bound.
+    int ready[2], release[2];
     REQUIRE(::pipe(ready) == 0);
+    REQUIRE(::pipe(release) == 0);
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
+      ::close(release[1]);
       {
         RunWriter w(file.str(), kConfig, "", "test");
         w.flush();
         char c = 1;
         (void)!::write(ready[1], &c, 1);
-        std::this_thread::sleep_for(std::chrono::seconds(30));
+        while (::read(release[0], &c, 1) > 0) {
+        }
       }
       ::_exit(0);
     }
+    ::close(release[0]);
+    ::close(ready[1]);
     char c = 0;
     REQUIRE(::read(ready[0], &c, 1) == 1);
     const std::string err = thrown_message([&] { MetricsAppender a(file.str()); });
+    ::close(release[1]);
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     ::close(ready[0]);
-    ::close(ready[1]);
     CHECK_THAT(err, Contains(file.str()) && Contains("is locked"));
   }
 }

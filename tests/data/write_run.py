@@ -29,7 +29,8 @@ def write(path, schema_version=2, with_format=True):
         # ci_action = ci_concept = 1; receiver actions 0,1,2,0 -> ic = 1.5 + 1.5 - 2 = 1;
         # receiver actions 0,1,2,0 against targets 0,1,2,2 -> accuracy 3/4 (exact matches; the
         # rewards 1, 0, 0.5, -1 would give 0.5 by the reward rule); mean_length 1.5; symbols_used 2;
-        # topsim = 5 / sqrt(187.5). CIC per row: uniform sender, one-to-one listener -> 1 bit;
+        # topsim = 5 / sqrt(187.5); posdis = 0.6525 and bosdis = 0.4245 (derived in
+        # tests/e2e/analyze_test.cc). CIC per row: uniform sender, one-to-one listener -> 1 bit;
         # a sender that only ever says message 0 -> 0; no probe (NaN) -> skipped; a listener
         # that ignores the message -> 0; so cic = 1/3.
         v = f.create_group("interactions/val")

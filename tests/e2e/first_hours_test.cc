@@ -108,6 +108,7 @@ TEST_CASE("first hours: every command answers --help with exit 0, and emcomm --v
 }
 
 TEST_CASE("first hours: analyze refuses a symbol after a message's end (the -1 padding rule)", "[e2e][errors]") {
+  EMCOMM_NEEDS_PYTHON("h5py");
   test::TempDir dir;
   REQUIRE(test::run_emcomm("train '" + kLewis + "' --run.out='" + (dir / "run") + "'" + kTiny).exit_code == 0);
   const std::string h5 = dir / "run/run.h5";
@@ -132,6 +133,7 @@ TEST_CASE("first hours: analyze refuses a symbol after a message's end (the -1 p
 
 TEST_CASE("first hours: a dataset without concepts trains (selfplay and s2p, features and images), concept metrics null",
           "[e2e]") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   test::TempDir dir;
   // Objects, split and captions (S2P needs a human language), no concepts.
   for (const std::string kind : {"features", "images"}) {

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/run_file.h"
 #include "tests/test_util.h"
 
@@ -143,4 +145,40 @@ TEST_CASE("mcg: same seed gives identical logged rows and CIC tables, another se
     CHECK(a.sender[i] == 0);
     CHECK(a.receiver[i] == 1);
   }
+}
+
+TEST_CASE("mcg: the figures training logs equal emcomm analyze on the same rows", "[e2e][mcg][analyze]") {
+  // Every row of an evaluation is logged (two per episode: eval.log_rows = 2 x eval.size), the
+  // figures are one estimate over all of them (eval.mi_batch=0) and every logged row is probed
+  // (metrics.cic_rows=0): training's figures and analyze's are then the same measures of the same
+  // rows (docs/RESULTS.md relies on it), whichever code computes them.
+  test::TempDir dir;
+  const std::string cfg = test::source_path("experiments/configs/mcg_reinforce.ini");
+  auto r = test::run_emcomm("train '" + cfg + "' --run.out='" + (dir / "run") +
+                            "' --train.steps=200 --train.eval_every=100 --eval.size=300 --eval.log_rows=600 "
+                            "--eval.mi_batch=0 --metrics.cic_rows=0 --metrics.cic_every=100");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  RunReader reader(dir / "run/run.h5");
+  REQUIRE(reader.interaction_rows("eval") == 1200);
+  auto a = test::run_emcomm("analyze '" + (dir / "run/run.h5") + "' --json --no-write --step all");
+  INFO(a.output);
+  REQUIRE(a.exit_code == 0);
+  const auto j = nlohmann::json::parse(a.output)["eval"];
+  REQUIRE(j.size() == 2);
+  for (size_t e = 0; e < 2; ++e) {
+    INFO("evaluation at step " << j[e]["step"]);
+    CHECK(j[e]["step"].get<int64_t>() == int64_t(100 * (e + 1)));
+    CHECK(j[e]["rows"].get<int64_t>() == 600);
+    for (const std::string name : {"entropy", "sc", "ic", "ci_action", "cic"}) {
+      INFO(name);
+      const auto logged = reader.scalar(name);
+      REQUIRE(logged.step.size() == 2);
+      CHECK(logged.step[e] == int64_t(100 * (e + 1)));
+      REQUIRE(j[e][name].is_number());
+      CHECK(j[e][name].get<double>() == Approx(logged.value[e]).margin(1e-9));
+    }
+  }
+  // The figures are not trivially equal: a learning pair's messages carry something.
+  CHECK(reader.scalar("entropy").value.back() > 0.1);
 }

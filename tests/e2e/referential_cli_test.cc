@@ -54,6 +54,7 @@ TEST_CASE("cli: make-dataset writes the scenes the game renders, and refuses bad
 }
 
 TEST_CASE("cli: training on a malformed dataset file exits 2 naming the file and the problem", "[e2e]") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   test::TempDir dir;
   const std::string data = dir / "broken.h5";
   const std::string cmd = "/usr/bin/python3 '" + test::source_path("tests/data/write_dataset.py") + "' '" + data +

@@ -24,6 +24,7 @@ const char* kReferenceLoop =
 }  // namespace
 
 TEST_CASE("s2p-coco-to-h5: the released COCO folder layout converts as ibr_game prepares it and trains", "[e2e]") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy", "torch");
   test::TempDir dir;
   const std::string cmd = "/usr/bin/python3 '" + test::source_path("tests/data/check_s2p_coco.py") + "' '" +
                           dir.path.string() + "' 2>&1";

@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -32,6 +34,62 @@ const std::string kGrid =
     " --train.steps=30 --train.eval_every=15 --eval.size=32 --eval.log_rows=2 --train.batch_size=16"
     " --s2p.listener_pretrain=5 --s2p.speaker_pretrain=5";
 
+// --allow-run-as-root and --oversubscribe are Open MPI's mpiexec flags (MPICH's and Intel MPI's
+// refuse them): the tests that start ranks through mpiexec pass them, so they run only when
+// EMCOMM_MPIEXEC is Open MPI's and are reported as skipped otherwise.
+bool open_mpi() {
+  static const bool yes = [] {
+    const auto r = test::run_shell("'" + std::string(EMCOMM_MPIEXEC) + "' --version");
+    return r.output.find("Open MPI") != std::string::npos || r.output.find("OpenRTE") != std::string::npos ||
+           r.output.find("open-mpi.org") != std::string::npos;
+  }();
+  return yes;
+}
+#define EMCOMM_NEEDS_OPEN_MPI()                                                                            \
+  do {                                                                                                     \
+    if (!open_mpi()) {                                                                                     \
+      WARN(EMCOMM_TEST_SKIPPED << EMCOMM_MPIEXEC << " is not Open MPI's mpiexec, and this test passes its " \
+                                  "--allow-run-as-root and --oversubscribe");                              \
+      return;                                                                                              \
+    }                                                                                                      \
+  } while (0)
+
+// A tiny self-play grid of 4 runs, seconds each.
+const std::string kLewisGrid =
+    "'" + test::source_path("experiments/configs/lewis_selfplay.ini") + "' --vary agents.relaxation=gumbel,st_gumbel"
+    " --seeds 2 --env.attributes=3 --env.values=4 --agents.vocab_size=12 --agents.max_len=3 --agents.hidden=16"
+    " --train.steps=20 --train.eval_every=10 --eval.size=32 --eval.log_rows=2 --train.batch_size=16";
+
+std::string mpirun(int ranks, const std::string& sweep_args) {
+  return kMpirun + " --allow-run-as-root --oversubscribe -n " + std::to_string(ranks) + " '" + EMCOMM_BIN +
+         "' sweep " + sweep_args;
+}
+
+// Starts a shell command in the background, its output to `output_path`; returns its pid.
+pid_t spawn_shell(const std::string& command, const std::string& output_path) {
+  const std::string cmd = "exec " + command + " > '" + output_path + "' 2>&1";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);  // its own process group: the test can end the whole job
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The pid of the process whose command line holds `text`, or -1.
+pid_t process_mentioning(const std::string& text) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos || std::stoll(pid) == ::getpid()) continue;
+    std::string cmd = test::read_text(e.path().string() + "/cmdline");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    if (cmd.find(text) != std::string::npos && cmd.find(" train ") != std::string::npos) return pid_t(std::stoll(pid));
+  }
+  return -1;
+}
+
 // results.csv rows keyed by run name, without what legitimately differs between two grids run
 // into different directories at different times: the run directory and wall-clock figures.
 std::map<std::string, std::map<std::string, std::string>> comparable(const std::string& csv, const std::string& out) {
@@ -50,6 +108,7 @@ std::map<std::string, std::map<std::string, std::string>> comparable(const std::
 
 
 TEST_CASE("sweep: mpirun -n 3 gives the results.csv of compare on the same grid", "[e2e][sweep]") {
+  EMCOMM_NEEDS_OPEN_MPI();
   test::TempDir dir;
   const std::string cfg = "'" + test::source_path("experiments/configs/lewis_s2p.ini") + "'";
   auto c = test::run_emcomm("compare " + cfg + kGrid + " --jobs 2 --out '" + (dir / "cmp") + "'");
@@ -84,6 +143,7 @@ TEST_CASE("sweep: mpirun -n 3 gives the results.csv of compare on the same grid"
 }
 
 TEST_CASE("sweep: bad arguments exit 2 on every rank before anything runs", "[e2e][sweep][errors]") {
+  EMCOMM_NEEDS_OPEN_MPI();
   test::TempDir dir;
   const std::string cmd = kMpirun + " --allow-run-as-root --oversubscribe -n 2 '" + EMCOMM_BIN +
                           "' sweep '" + test::source_path("experiments/configs/lewis_s2p.ini") +
@@ -103,13 +163,15 @@ TEST_CASE("sweep: SIGTERM to a one-rank sweep stops its run with a checkpoint an
           " --env.attributes=3 --env.values=4 --agents.vocab_size=12 --agents.max_len=3 --agents.hidden=16"
           " --train.steps=10000000 --train.eval_every=10 --run.checkpoint_every=10 --eval.size=32 --eval.log_rows=2",
       dir / "out.txt");
-  bool started = false;
-  for (int i = 0; i < 12000 && !started; ++i) {  // until the run's first checkpoint (the bound only catches a hang)
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(run + "/checkpoints", ec))
-      started = started || e.path().filename().string().rfind("step-", 0) == 0;
-    if (!started) usleep(10000);
-  }
+  // Until the run's first checkpoint; no wall-clock bound, only a hang gives up (test::kHangSeconds).
+  const bool started = test::wait_until(
+      [&] {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(run + "/checkpoints", ec))
+          if (e.path().filename().string().rfind("step-", 0) == 0) return true;
+        return false;
+      },
+      pid);
   REQUIRE(started);
   ::kill(pid, SIGTERM);
   CHECK(test::wait_exit(pid) == 143);
@@ -118,6 +180,108 @@ TEST_CASE("sweep: SIGTERM to a one-rank sweep stops its run with a checkpoint an
   auto rows = test::read_csv(out + "/results.csv");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].at("status") == "interrupted");
+}
+
+TEST_CASE("sweep: one rank runs the grid itself and writes the results.csv of compare", "[e2e][sweep]") {
+  test::TempDir dir;
+  auto c = test::run_emcomm("compare " + kLewisGrid + " --jobs 2 --out '" + (dir / "cmp") + "'");
+  INFO(c.output);
+  REQUIRE(c.exit_code == 0);
+  const auto want = comparable(dir / "cmp/results.csv", dir / "cmp");
+  REQUIRE(want.size() == 4);
+  // Started without mpiexec (a singleton MPI job), and by mpiexec with one rank.
+  auto alone = test::run_emcomm("sweep " + kLewisGrid + " --jobs 2 --out '" + (dir / "alone") + "'");
+  INFO(alone.output);
+  CHECK(alone.exit_code == 0);
+  CHECK_THAT(alone.output, !Catch::Contains("worker ranks"));  // no rank hands out runs: the pool of compare
+  CHECK(comparable(dir / "alone/results.csv", dir / "alone") == want);
+  if (open_mpi()) {
+    auto one = test::run_shell(mpirun(1, kLewisGrid + " --jobs 2 --out '" + (dir / "one") + "'"));
+    INFO(one.output);
+    CHECK(one.exit_code == 0);
+    CHECK(comparable(dir / "one/results.csv", dir / "one") == want);
+  }
+}
+
+TEST_CASE("sweep: a run killed by a signal is reported as such and the sweep goes on", "[e2e][sweep][signals]") {
+  EMCOMM_NEEDS_OPEN_MPI();
+  test::TempDir dir;
+  // One worker rank, one run at a time: the long run first (killed), then the short one.
+  const std::string out = dir / "swp", victim = out + "/train.steps-100000-seed1";
+  const pid_t job = spawn_shell(mpirun(2, "'" + test::source_path("experiments/configs/lewis_selfplay.ini") +
+                                              "' --vary train.steps=100000,20 --seeds 1 --env.attributes=3 --env.values=4"
+                                              " --agents.vocab_size=12 --agents.max_len=3 --agents.hidden=16"
+                                              " --train.eval_every=10 --run.checkpoint_every=10 --eval.size=32"
+                                              " --eval.log_rows=2 --train.batch_size=16 --out '" + out + "'"),
+                                dir / "out.txt");
+  // Until the long run's first checkpoint; no wall-clock bound, only a hang gives up (test::kHangSeconds).
+  pid_t run = -1;
+  const bool started = test::wait_until(
+      [&] {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(victim + "/checkpoints", ec))
+          if (e.path().filename().string().rfind("step-", 0) == 0) run = process_mentioning("--run.out=" + victim);
+        return run > 0;
+      },
+      job);
+  if (!started) ::kill(-job, SIGKILL);
+  REQUIRE(started);
+  ::kill(run, SIGKILL);
+  const int code = test::wait_exit_or_kill(job);
+  if (code == -1) ::kill(-job, SIGKILL);
+  const std::string output = test::read_text(dir / "out.txt");
+  INFO(output);
+  CHECK(code == 3);  // a run did not finish
+  auto rows = test::read_csv(out + "/results.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].at("status") == "interrupted");  // resumable from its checkpoint by a rerun
+  CHECK_THAT(rows[0].at("error"), Catch::StartsWith("killed by signal 9"));
+  CHECK(rows[1].at("status") == "ok");
+  CHECK_THAT(output, Catch::Contains("killed by signal 9") && Catch::Contains("(rank 1)"));
+}
+
+TEST_CASE("sweep: an --out that cannot be created exits 2 on every rank, naming it", "[e2e][sweep][errors]") {
+  test::TempDir dir;
+  { std::ofstream(dir / "file") << "not a directory\n"; }
+  const std::string out = dir / "file/swp";
+  auto alone = test::run_emcomm("sweep " + kLewisGrid + " --out '" + out + "'");
+  INFO(alone.output);
+  CHECK(alone.exit_code == 2);
+  CHECK_THAT(alone.output, Catch::StartsWith("emcomm: error: --out '" + out + "': cannot create the directory: "));
+  auto compare = test::run_emcomm("compare " + kLewisGrid + " --out '" + out + "'");
+  INFO(compare.output);
+  CHECK(compare.exit_code == 2);
+  CHECK_THAT(compare.output, Catch::StartsWith("emcomm: error: --out '" + out + "': cannot create the directory: "));
+  if (!open_mpi()) return;
+  auto ranks = test::run_shell(mpirun(2, kLewisGrid + " --out '" + out + "'"));
+  INFO(ranks.output);
+  CHECK(ranks.exit_code == 2);
+  CHECK_THAT(ranks.output, Catch::Contains("--out '" + out + "': cannot create the directory"));
+  CHECK_THAT(ranks.output, !Catch::Contains("internal error") && !Catch::Contains("fatal"));
+}
+
+TEST_CASE("sweep: over an existing results.csv a rerun keeps the finished runs and writes the same table; one that "
+          "cannot be replaced exits 2", "[e2e][sweep]") {
+  EMCOMM_NEEDS_OPEN_MPI();
+  test::TempDir dir;
+  const std::string out = dir / "swp";
+  auto first = test::run_shell(mpirun(2, kLewisGrid + " --out '" + out + "'"));
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  const auto table = comparable(out + "/results.csv", out);
+  REQUIRE(table.size() == 4);
+  auto again = test::run_shell(mpirun(2, kLewisGrid + " --out '" + out + "'"));
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.output, Catch::Contains("reused (finished earlier, same config)"));
+  CHECK(comparable(out + "/results.csv", out) == table);
+  // results.csv is a directory now: the runs are kept, the table cannot be written.
+  std::filesystem::remove(out + "/results.csv");
+  std::filesystem::create_directories(out + "/results.csv");
+  auto blocked = test::run_shell(mpirun(2, kLewisGrid + " --out '" + out + "'"));
+  INFO(blocked.output);
+  CHECK(blocked.exit_code == 2);
+  CHECK_THAT(blocked.output, Catch::Contains("emcomm: error: cannot write '" + out + "/results.csv'"));
 }
 
 #else

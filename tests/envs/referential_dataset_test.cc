@@ -2,7 +2,10 @@
 // malformed files -> UserError naming the file, the dataset and the problem.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "core/errors.h"
 #include "envs/referential/dataset.h"
@@ -79,6 +82,7 @@ TEST_CASE("referential dataset: synthetic data is deterministic, splits as docum
 }
 
 TEST_CASE("referential dataset written by h5py loads") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   test::TempPath file("py.h5");
   write_with_h5py(file.str());
   const Dataset d = read_dataset(file.str());
@@ -109,7 +113,42 @@ TEST_CASE("referential dataset written by h5py loads") {
   CHECK(fgame.object_shape() == std::vector<int64_t>{8});
 }
 
+TEST_CASE("referential dataset: the types the format accepts besides the writer's read as the same dataset") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
+  // docs/dataset-format.md: features of any floating-point type (read as float32), split,
+  // captions and concepts of any integer type, vocab as fixed- or variable-length strings.
+  test::TempPath base("base.h5"), feats("feats.h5");
+  write_with_h5py(base.str());
+  write_with_h5py(feats.str(), "--features");
+  const Dataset b = read_dataset(base.str()), f = read_dataset(feats.str());
+  SECTION("float64 features") {
+    test::TempPath file("f64.h5");
+    write_with_h5py(file.str(), "--features --variant float64");
+    const Dataset d = read_dataset(file.str());
+    CHECK(d.features == f.features);
+    CHECK(d.features[9 * 8 + 4 + 2] == float(1.0 + 9 / 10.0));  // row 9: corner 2, 1 + 9/10 as float32
+    CHECK(d.split == f.split);
+  }
+  SECTION("int64 split, captions, concepts") {
+    test::TempPath file("wide.h5");
+    write_with_h5py(file.str(), "--variant wide_ints");
+    const Dataset d = read_dataset(file.str());
+    CHECK(d.images == b.images);
+    CHECK(d.split == b.split);
+    CHECK(d.captions == b.captions);
+    CHECK(d.concepts == b.concepts);
+  }
+  SECTION("variable-length UTF-8 vocab") {
+    test::TempPath file("vlen.h5");
+    write_with_h5py(file.str(), "--variant vlen_vocab");
+    const Dataset d = read_dataset(file.str());
+    CHECK(d.vocab == b.vocab);
+    CHECK(d.vocab[11] == "bottom-right");
+  }
+}
+
 TEST_CASE("referential dataset: malformed files are UserErrors naming file, dataset and problem") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   struct Case {
     std::string kind;
     std::vector<std::string> expected;
@@ -128,6 +167,31 @@ TEST_CASE("referential dataset: malformed files are UserErrors naming file, data
       {"format", {"format 'emcomm.run'", "emcomm.dataset"}},
       {"version", {"format_version 2"}},
       {"concepts_rows", {"dataset 'concepts'", "25 rows"}},
+      {"both_objects", {"has both 'images' and 'features'"}},
+      {"images_channels", {"dataset 'images'", "must be [N,H,W,3]"}},
+      {"images_empty", {"dataset 'images'", "is empty"}},
+      {"features_nan", {"features row 6 holds a non-finite value"}},
+      {"features_inf", {"features row 7 holds a non-finite value"}},
+      {"features_range", {"dataset 'features'", "row 8 holds 1e+300", "beyond float32's range"}},
+      {"features_int", {"dataset 'features'", "must hold floating-point values"}},
+      {"empty_caption", {"captions row 6 is empty"}},
+      {"caption_pad", {"captions row 2 position 1 holds <pad> (id 0)", "never appear inside a caption"}},
+      {"caption_bos", {"captions row 3 position 0 holds <bos> (id 2)", "never appear inside a caption"}},
+      {"caption_eos", {"captions row 4 position 2 holds <eos> (id 3)", "never appear inside a caption"}},
+      {"caption_negative", {"dataset 'captions'", "row 9 position 1 holds id -2", "outside the vocabulary"}},
+      {"captions_float", {"dataset 'captions'", "must hold integers"}},
+      {"captions_no_vocab", {"has 'captions' but no 'vocab'"}},
+      {"vocab_no_captions", {"has 'vocab' but no 'captions'"}},
+      {"vocab_ints", {"dataset 'vocab'", "must hold strings"}},
+      {"concepts_negative", {"dataset 'concepts'", "row 10 holds -1", "values must be in [0, 2^31)"}},
+      {"concepts_float", {"dataset 'concepts'", "must hold integers"}},
+      {"names_count", {"dataset 'concepts'", "'names' attribute that is not 2 strings"}},
+      {"no_format", {"has no root attribute format='emcomm.dataset'"}},
+      {"no_version", {"has no root attribute format_version"}},
+      {"version_float", {"format_version attribute that is not an integer"}},
+      {"version_string", {"format_version attribute that is not an integer"}},
+      {"split_float", {"dataset 'split'", "must hold integers"}},
+      {"split_negative", {"dataset 'split'", "row 11 is -1"}},
   };
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.kind) {
@@ -145,6 +209,20 @@ TEST_CASE("referential dataset: malformed files are UserErrors naming file, data
       CHECK_THAT(msg, Contains("dataset file '" + file.str() + "'"));
       for (const auto& e : c.expected) CHECK_THAT(msg, Contains(e));
     }
+  }
+  SECTION("every malformed kind the writer knows is a case here") {
+    auto r = test::run_shell(kPython + " -c \"import sys; sys.path.insert(0, sys.argv[1]); import write_dataset as w; "
+                             "print(' '.join(w.MALFORMED))\" '" + test::source_path("tests/data") + "'");
+    REQUIRE(r.exit_code == 0);
+    std::istringstream kinds(r.output);
+    std::string kind;
+    int n = 0;
+    while (kinds >> kind) {
+      INFO(kind);
+      CHECK(std::any_of(cases.begin(), cases.end(), [&](const Case& c) { return c.kind == kind; }));
+      ++n;
+    }
+    CHECK(n == int(cases.size()));
   }
   SECTION("not HDF5, missing") {
     test::TempPath file("text.h5");

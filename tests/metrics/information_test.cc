@@ -57,6 +57,34 @@ TEST_CASE("metrics mutual information equals H(X) + H(Y) - H(XY) on random table
   }
 }
 
+TEST_CASE("metrics mutual information: tables too large to tabulate densely, by hand", "[metrics]") {
+  // Joint tables of more than 4n + 65536 cells are counted in a hash map. n = 600 rows: x = i / 2
+  // (300 values, each twice); y splits the pairs of even x (both rows get their own value) and
+  // keeps those of odd x together: 150 * 2 + 150 = 450 values, 300 x 450 = 135000 cells > 67936.
+  // x is a function of y, so I(x; y) = H(x) = log2 300; y is no function of x, so H(y) =
+  // (1/2) log2 600 + (1/2) log2 300 is more.
+  Ids x, y;
+  for (int64_t i = 0; i < 600; ++i) {
+    const int64_t pair = i / 2;
+    x.push_back(pair);
+    y.push_back(pair % 2 == 0 ? 2 * pair + i % 2 : 2 * pair);
+  }
+  CHECK(entropy(y) == Approx(0.5 * std::log2(600.0) + 0.5 * std::log2(300.0)).margin(1e-12));
+  CHECK(mutual_information(x, y) == Approx(std::log2(300.0)).margin(1e-12));
+  CHECK(mutual_information(y, x) == Approx(std::log2(300.0)).margin(1e-12));
+  // n = 800, 400 values each way (160000 cells > 68736): a bijection gives log2 400; pairing
+  // a = i / 2 with w, the same pairs shifted by one row, makes all 800 (a, w) distinct while each
+  // value of a meets two of w: I = 2 log2 400 - log2 800 = log2 400 - 1.
+  Ids a, b, w;
+  for (int64_t i = 0; i < 800; ++i) {
+    a.push_back(i / 2);                   // 400 values, each twice
+    b.push_back((i / 2 * 7919) % 400);    // a bijection of a
+    w.push_back(((i + 1) % 800) / 2);     // rows (2k+1, 2k+2) share a value: a cyclic shift by one row
+  }
+  CHECK(mutual_information(a, b) == Approx(std::log2(400.0)).margin(1e-12));
+  CHECK(mutual_information(a, w) == Approx(std::log2(400.0) - 1.0).margin(1e-12));
+}
+
 TEST_CASE("metrics speaker consistency and instantaneous coordination on a tiny run", "[metrics]") {
   // Messages (4,1) and (4) four times each; sender actions give the 3,1,1,3 joint above.
   const std::vector<int32_t> message = {4, 1, 4, 1, 4, 1, 4, 1, 4, -1, 4, -1, 4, -1, 4, -1};
