@@ -289,6 +289,17 @@ pyb::array_t<T, pyb::array::c_style | pyb::array::forcecast> shaped(const pyb::d
 
 }  // namespace
 
+pyb::object markov_env(const Config& cfg, std::shared_ptr<MarkovGame> game, const Rng& rng) {
+  auto out = std::make_shared<PyMarkov>();
+  out->name = cfg.get_string("env.name");
+  out->kind = EnvKind::Markov;
+  out->cfg = cfg;
+  out->env = std::move(game);
+  out->rng = rng;
+  out->widths();
+  return pyb::cast(out);
+}
+
 void bind_envs(pyb::module_& m) {
   m.def("envs", [] {
     pyb::list out;
