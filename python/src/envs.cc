@@ -436,17 +436,54 @@ void bind_envs(pyb::module_& m) {
               for (int64_t x = 0; x < K; ++x)
                 for (int64_t y = 0; y < K; ++y) pay.mutable_at(b, i, x, y) = g->payoff(b, i, x, y);
           }
+          pyb::array_t<int64_t> heard({B, int64_t(2)}), said({B, int64_t(2)});
+          for (int64_t b = 0; b < B; ++b)
+            for (int64_t i = 0; i < 2; ++i) heard.mutable_at(b, i) = g->heard(b, i), said.mutable_at(b, i) = g->said(b, i);
           pyb::dict d;
           d["payoffs"] = pay;
           d["first_speaker"] = first;
+          d["heard"] = heard;
+          d["said"] = said;
+          d["t"] = g->phase();
           return d;
         }
         throw UserError("state(): env '" + e.name + "' has no state accessor (particle and matrix have)");
-      }, "The worlds' state: positions, velocities, messages, goals (particle); payoffs (matrix).")
+      }, "The worlds' state: positions, velocities, messages, goals (particle); payoffs, first_speaker, heard, said, t (matrix).")
       .def("set_state", [](PyMarkov& e, const pyb::dict& st) {
         if (e.batch == 0) throw UserError("set_state() needs an episode in progress: call reset(batch) first");
+        if (auto* g = dynamic_cast<MatrixGame*>(e.env.get())) {
+          const int64_t B = e.batch, K = g->options().n_acts;
+          for (auto kv : st) {
+            const std::string k = pyb::str(kv.first);
+            if (k != "payoffs" && k != "first_speaker" && k != "heard" && k != "said")
+              throw UserError("set_state(): unknown key '" + k + "'; allowed: payoffs, first_speaker, heard, said");
+          }
+          std::vector<double> pay;
+          std::vector<int64_t> first, heard, said;
+          if (st.contains("payoffs")) {
+            auto p = shaped<double>(st, "payoffs", {B, 2, K, K});
+            pay.assign(p.data(), p.data() + p.size());
+          }
+          auto ints = [&](const char* key, std::vector<int64_t> shape, std::vector<int64_t>& into) {
+            if (!st.contains(key)) return;
+            const IntArray v = int_array(st[key], std::string("set_state: '") + key + "'");
+            if (v.shape != shape) {
+              std::string want;
+              for (auto x : shape) want += (want.empty() ? "" : ", ") + std::to_string(x);
+              throw UserError(std::string("set_state: '") + key + "' must have shape [" + want + "]");
+            }
+            into.assign(v.data.begin(), v.data.end());
+          };
+          ints("first_speaker", {B}, first);
+          ints("heard", {B, 2}, heard);
+          ints("said", {B, 2}, said);
+          e.last = g->set_situation(pay, first, heard, said);  // who speaks / acts next may have changed
+          pyb::list obs;
+          for (const auto& o : e.last.obs) obs.append(to_numpy(o));
+          return obs;
+        }
         auto* w = dynamic_cast<ParticleWorld*>(e.env.get());
-        if (!w) throw UserError("set_state(): only the particle worlds can be set (env '" + e.name + "')");
+        if (!w) throw UserError("set_state(): env '" + e.name + "' has no state to set (particle and matrix have)");
         const int64_t B = e.batch, E = w->entities(), N = w->num_agents();
         for (auto kv : st) {
           const std::string k = pyb::str(kv.first);
@@ -496,7 +533,8 @@ void bind_envs(pyb::module_& m) {
         return obs;
       }, pyb::arg("state"),
          "Sets positions / velocities [B, E, 2], goals [B, N], key [B], messages [B, N, C] of the particle "
-         "worlds; returns every agent's observation of the state as set.")
+         "worlds; payoffs [B, 2, K, K], first_speaker [B], heard / said [B, 2] of the matrix games; returns every "
+         "agent's observation of the state as set.")
       .def("_bench_cpp", [](PyMarkov& e, const pyb::object& actions, const pyb::object& messages, int64_t steps) {
         // The C++ loop the bindings are compared with (python -m emcomm.bench): the same step()
         // calls on the same pool of integer actions [P, B, N, F] / messages [P, B, N, L], step t
