@@ -199,8 +199,9 @@ def load_agents(run_dir, member=0):
     return TrainedAgents(run_dir, member)
 
 
-def export_elcc(run, out_dir, split="val", step="latest"):
+def export_elcc(run, out_dir, split=None, step="latest", overwrite=False):
     """Writes the messages of one split (and step) of a run in the Emergent Language Corpus
-    Collection layout: OUT_DIR/corpus.jsonl and OUT_DIR/metadata.json (docs/python.md)."""
+    Collection layout: OUT_DIR/corpus.jsonl and OUT_DIR/metadata.json, the files
+    ``emcomm export RUN.h5 --format elcc OUT_DIR`` writes (the same C++ code; docs/python.md)."""
     from .export import export_elcc as _export
-    return _export(run, out_dir, split=split, step=step)
+    return _export(run, out_dir, split=split, step=step, overwrite=overwrite)
