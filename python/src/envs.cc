@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 
@@ -535,22 +536,33 @@ void bind_envs(pyb::module_& m) {
          "Sets positions / velocities [B, E, 2], goals [B, N], key [B], messages [B, N, C] of the particle "
          "worlds; payoffs [B, 2, K, K], first_speaker [B], heard / said [B, 2] of the matrix games; returns every "
          "agent's observation of the state as set.")
-      .def("_bench_cpp", [](PyMarkov& e, const pyb::object& actions, const pyb::object& messages, int64_t steps) {
+      .def("_bench_cpp", [](PyMarkov& e, const pyb::object& actions, const pyb::object& messages, int64_t steps,
+                            double seconds) {
         // The C++ loop the bindings are compared with (python -m emcomm.bench): the same step()
         // calls on the same pool of integer actions [P, B, N, F] / messages [P, B, N, L], step t
-        // taking pool entry t % P, resetting after each episode's last step.
+        // taking pool entry t % P, resetting after each episode's last step. The pool is converted
+        // once per call: `steps` steps, or with seconds > 0 as many as fit in that wall time.
+        // Returns the number of steps made.
         torch::Tensor a = to_tensor(actions, torch::kInt64, "actions"), msg = to_tensor(messages, torch::kInt64, "messages");
         if (a.dim() != 4 || msg.dim() != 4 || a.size(0) != msg.size(0) || a.size(1) != e.batch || msg.size(1) != e.batch)
           throw UserError("_bench_cpp: pools must be [P, B, N, F] and [P, B, N, L] with B = the batch of reset()");
         pyb::gil_scoped_release release;
         const int64_t P = a.size(0), B = e.batch;
+        std::vector<torch::Tensor> pa, pm;  // the pool's entries, sliced once
+        for (int64_t p = 0; p < P; ++p) pa.push_back(a[p]), pm.push_back(msg[p]);
+        const auto start = std::chrono::steady_clock::now();
         MarkovState s = e.last;
-        for (int64_t t = 0; t < steps; ++t) {
+        int64_t t = 0;
+        for (;; ++t) {
+          if (seconds > 0 ? std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= seconds
+                          : t >= steps)
+            break;
           if (s.all_done()) s = e.game().reset(B, e.episode_rng);
-          s = e.game().step(a[t % P], msg[t % P], e.episode_rng);
+          s = e.game().step(pa[size_t(t % P)], pm[size_t(t % P)], e.episode_rng);
         }
         e.last = s;
-      }, pyb::arg("actions"), pyb::arg("messages"), pyb::arg("steps"));
+        return t;
+      }, pyb::arg("actions"), pyb::arg("messages"), pyb::arg("steps"), pyb::arg("seconds") = 0.0);
 
   m.def("_env_from_ini", [](const std::string& ini) {
     // The env of a run directory's config.ini, built as emcomm train built it.
