@@ -198,18 +198,10 @@ std::shared_ptr<PyEnv> make_env(const std::string& name, uint64_t seed, const py
   return build_env(name, seed, overrides);
 }
 
-// The env.* options of a resolved config as overrides.
-std::vector<std::string> ini_options(const Config& cfg) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : cfg.values())
-    if (k.rfind("env.", 0) == 0 && k != "env.name") out.push_back("--" + k + "=" + v);
-  return out;
-}
-
-std::shared_ptr<PyEnv> build_env(const std::string& name, uint64_t seed, std::vector<std::string> extra) {
-  std::vector<std::string> overrides = {"--env.name=" + name, "--run.seed=" + std::to_string(seed)};
-  overrides.insert(overrides.end(), extra.begin(), extra.end());
-  Config cfg = resolve_config(build_schema(), "", overrides);
+// The env a resolved config describes, built as emcomm train builds it.
+std::shared_ptr<PyEnv> env_of(const Config& cfg) {
+  const std::string name = cfg.get_string("env.name");
+  const uint64_t seed = uint64_t(cfg.get_int("run.seed"));
   const EnvEntry& entry = EnvRegistry::get(name, "env");
   std::shared_ptr<PyEnv> out;
   if (entry.kind == EnvKind::Markov) out = std::make_shared<PyMarkov>();
@@ -228,6 +220,12 @@ std::shared_ptr<PyEnv> build_env(const std::string& name, uint64_t seed, std::ve
     throw std::logic_error("env " + name + " is not a SignalingGame");
   }
   return out;
+}
+
+std::shared_ptr<PyEnv> build_env(const std::string& name, uint64_t seed, std::vector<std::string> extra) {
+  std::vector<std::string> overrides = {"--env.name=" + name, "--run.seed=" + std::to_string(seed)};
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
+  return env_of(resolve_config(build_schema(), "", overrides));
 }
 
 // state() / set_state() of the games that have them.
@@ -566,8 +564,9 @@ void bind_envs(pyb::module_& m) {
 
   m.def("_env_from_ini", [](const std::string& ini) {
     // The env of a run directory's config.ini, built as emcomm train built it.
-    Config cfg = resolve_config(build_schema(), ini, {});
-    return build_env(cfg.get_string("env.name"), uint64_t(cfg.get_int("run.seed")), ini_options(cfg));
+    // The config as the run resolved it (the file itself: an option the run left empty, such as a
+    // random matrix game's env.payoff0, is not a command-line override).
+    return env_of(resolve_config(build_schema(), ini, {}));
   }, pyb::arg("ini"));
   m.def("make_env", &make_env, pyb::arg("name"), pyb::arg("seed") = 0,
         "Builds env `name` with env.* options given as keywords (validated as the CLI does).");

@@ -237,3 +237,16 @@ def test_load_agents_of_an_unfinished_run(tmp_path):
     emcomm.train(ini, {"run.out": tmp_path / "run", "run.stop_after": 10})
     with pytest.raises(ValueError, match="has not finished"):
         emcomm.load_agents(tmp_path / "run")
+
+
+def test_load_agents_of_a_run_with_empty_options(tmp_path):
+    # a random matrix game leaves env.payoff0/payoff1 empty: the env is rebuilt from config.ini as
+    # the run resolved it (an empty value is no command-line override)
+    ini = tmp_path / "r.ini"
+    ini.write_text(MATRIX_INI.replace("payoffs = fixed\npayoff0 = 3,0,5,1\npayoff1 = 3,5,0,1\n", ""))
+    emcomm.train(ini, {"run.out": tmp_path / "run", "train.steps": 4})
+    agents = emcomm.load_agents(tmp_path / "run")
+    assert agents.env.options["payoffs"] == "random" and agents.env.options["payoff0"] == ""
+    st = agents.game.reset(3, seed=0)
+    actions, messages = agents.policy(st["obs"])
+    assert actions.shape == (3, 2, 1) and messages.shape == (3, 2, 1)
