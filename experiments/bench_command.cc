@@ -1,5 +1,6 @@
 // emcomm bench: throughput of every workload (bench/bench.h), the machine's matmul peak in the
-// same run, and optionally the Python baseline of bench/python/ for the ratio.
+// same run, and optionally the Python baseline of bench/python/ for the ratio, and (--vs-bindings)
+// Markov-game stepping through the Python bindings against the same C++ loop (python -m emcomm.bench).
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -22,7 +23,7 @@ namespace emcomm {
 namespace {
 
 constexpr const char* kBenchUsage =
-    "usage: emcomm bench [--json] [--only NAME[,NAME...]] [--seconds S] [--threads N] [--vs-python]";
+    "usage: emcomm bench [--json] [--only NAME[,NAME...]] [--seconds S] [--threads N] [--vs-python] [--vs-bindings]";
 constexpr int64_t kPeakSize = 1024;  // the n x n x n matmul of the peak
 
 double parse_number(const std::string& flag, const std::string& v, double lo, double hi, const char* what) {
@@ -82,10 +83,56 @@ std::map<std::string, PythonRate> run_python(double seconds) {
   return rates;
 }
 
+// --vs-bindings: `python -m emcomm.bench --json` of the emcomm module built beside this binary
+// (EMCOMM_PYTHON_MODULE_DIR, or $EMCOMM_PYTHONPATH), one line of JSON per env.
+struct BindingsRate {
+  std::string env;
+  double python = 0, cpp = 0, ratio = 0, python_cpu = 0, cpp_cpu = 0, cpu_ratio = 0;
+  int64_t batch = 0, rounds = 0;
+};
+
+std::vector<BindingsRate> run_bindings(double seconds) {
+  const char* py = std::getenv("EMCOMM_PYTHON");
+  const char* path = std::getenv("EMCOMM_PYTHONPATH");
+  const std::string dir = path ? path : EMCOMM_PYTHON_MODULE_DIR;
+  std::vector<BindingsRate> out;
+  for (const std::string env : {"particle", "matrix"}) {
+    const std::string cmd = "PYTHONPATH='" + dir + "' '" + (py ? py : "/usr/bin/python3") +
+                            "' -m emcomm.bench --json --batch 1024 --env " + env + " --seconds " + std::to_string(seconds);
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) throw std::runtime_error("cannot start the bindings bench: " + cmd);
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+    if (pclose(p) != 0)
+      throw UserError("the bindings bench failed (" + cmd + "); it needs the emcomm Python module (built with "
+                      "pybind11-dev and python3-dev, docs/python.md) and numpy");
+    // A flat JSON object of numbers and one string: read the fields by name.
+    auto number = [&](const std::string& key) {
+      const size_t at = text.find("\"" + key + "\":");
+      if (at == std::string::npos) throw std::runtime_error("bindings bench output lacks " + key + ": " + text);
+      return std::strtod(text.c_str() + at + key.size() + 3, nullptr);
+    };
+    BindingsRate r;
+    r.env = env;
+    r.python = number("python_steps_per_s");
+    r.cpp = number("cpp_steps_per_s");
+    r.ratio = number("ratio");
+    r.python_cpu = number("python_steps_per_cpu_s");
+    r.cpp_cpu = number("cpp_steps_per_cpu_s");
+    r.cpu_ratio = number("cpu_ratio");
+    r.batch = int64_t(number("batch"));
+    r.rounds = int64_t(number("rounds"));
+    out.push_back(r);
+  }
+  return out;
+}
+
 }  // namespace
 
 int bench_command(const std::vector<std::string>& args) {
-  bool json = false, vs_python = false;
+  bool json = false, vs_python = false, vs_bindings = false;
   double seconds = 2.0;
   int threads = 1;
   std::vector<std::string> only;
@@ -102,6 +149,7 @@ int bench_command(const std::vector<std::string>& args) {
     };
     if (a == "--json") json = true;
     else if (a == "--vs-python") vs_python = true;
+    else if (a == "--vs-bindings") vs_bindings = true;
     else if (a == "--seconds") seconds = parse_number(a, value(a), 0.01, 3600, "a number of seconds in [0.01, 3600]");
     else if (a == "--threads") {
       const std::string v = value(a);
@@ -147,6 +195,11 @@ int bench_command(const std::vector<std::string>& args) {
     if (!json) std::fprintf(stderr, "bench: Python baseline ...\n");
     py = run_python(seconds);
   }
+  std::vector<BindingsRate> bindings;
+  if (vs_bindings) {
+    if (!json) std::fprintf(stderr, "bench: Markov stepping through the Python bindings vs C++ ...\n");
+    bindings = run_bindings(seconds);
+  }
   // Achieved matmul flops over the peak on the same threads; NaN (JSON null) when not counted.
   auto fraction = [&](const bench::Result& r) {
     return r.flops_per_unit > 0 ? r.rate * r.flops_per_unit / (peak * 1e9) : std::nan("");
@@ -170,7 +223,20 @@ int bench_command(const std::vector<std::string>& args) {
              json_number(py[r.name].cpu_share) + ", \"vs_python\": " + json_number(r.rate / py[r.name].rate);
       s += "}";
     }
-    s += "\n  }\n}\n";
+    s += "\n  }";
+    if (vs_bindings) {
+      s += ",\n  \"bindings\": {";
+      for (size_t i = 0; i < bindings.size(); ++i) {
+        const auto& b = bindings[i];
+        s += std::string(i ? ",\n" : "\n") + "    " + json_string(b.env) + ": {\"batch\": " + std::to_string(b.batch) +
+             ", \"rounds\": " + std::to_string(b.rounds) + ", \"python_steps_per_s\": " + json_number(b.python) +
+             ", \"cpp_steps_per_s\": " + json_number(b.cpp) + ", \"ratio\": " + json_number(b.ratio) +
+             ", \"python_steps_per_cpu_s\": " + json_number(b.python_cpu) + ", \"cpp_steps_per_cpu_s\": " +
+             json_number(b.cpp_cpu) + ", \"cpu_ratio\": " + json_number(b.cpu_ratio) + "}";
+      }
+      s += "\n  }";
+    }
+    s += "\n}\n";
     std::fputs(s.c_str(), stdout);
     return 0;
   }
@@ -187,6 +253,15 @@ int bench_command(const std::vector<std::string>& args) {
     std::printf("%-32s %14.1f  %-16s %8s", r.name.c_str(), r.rate, r.unit.c_str(), pct);
     if (py.count(r.name)) std::printf(" %10.1f %8.2fx", py[r.name].rate, r.rate / py[r.name].rate);
     std::printf("\n");
+  }
+  if (vs_bindings) {
+    std::printf("\nMarkov env step() at batch %lld, env steps/s (each world counting): through the Python bindings vs the "
+                "same C++ loop\n", (long long)(bindings.empty() ? 0 : bindings[0].batch));
+    std::printf("%-12s %14s %14s %8s %16s %16s %8s\n", "env", "bindings", "C++", "ratio", "bindings/CPU s",
+                "C++/CPU s", "ratio");
+    for (const auto& b : bindings)
+      std::printf("%-12s %14.0f %14.0f %7.1f%% %16.0f %16.0f %7.1f%%\n", b.env.c_str(), b.python, b.cpp, 100 * b.ratio,
+                  b.python_cpu, b.cpp_cpu, 100 * b.cpu_ratio);
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 // user errors are thrown as emcomm::UserError and turned into exit code 2 by main().
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <vector>
@@ -33,5 +34,20 @@ int analyze_command(const std::vector<std::string>& args);
 int eval_command(const std::vector<std::string>& args);  // a trained run from a checkpoint, no training
 int bench_command(const std::vector<std::string>& args);
 int make_dataset_command(const std::vector<std::string>& args);
+int export_command(const std::vector<std::string>& args);  // a run's messages in another tool's layout
+
+// emcomm export --format elcc (experiments/export_command.cc; emcomm.export_elcc calls it): the
+// messages of `split` at `step` (latest | all | a step number) of the run file `run` (or run
+// directory) written to out_dir/corpus.jsonl and out_dir/metadata.json. UserError for a missing
+// or corrupt file, an unknown split or step, an existing out_dir without `overwrite`.
+struct ElccRequest {
+  std::string run, out_dir, split, step = "latest";  // split "": val, else the run's only split
+  bool overwrite = false;
+};
+struct ElccResult {
+  int64_t lines = 0;
+  std::string corpus, metadata;  // the files written
+};
+ElccResult export_elcc(const ElccRequest& request);
 
 }  // namespace emcomm

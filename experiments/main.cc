@@ -59,6 +59,8 @@ const char* kUsage =
     "                                                             continue a stopped run, or a run up to a larger train.steps\n"
     "  eval RUN_DIR [--step final|K] [--split S] [--eval.size=N] [--json]\n"
     "                                                             evaluate a trained run's checkpoint without training\n"
+    "  export RUN.h5 --format elcc OUT_DIR [--split S] [--step latest|all|N] [--overwrite]\n"
+    "                                                             a split's messages as an ELCC corpus (docs/python.md)\n"
     "  help | --version                                           this text | the version\n"
     "'emcomm COMMAND --help' describes one command.\n"
     "exit codes: 0 success, 2 bad input (option, value, file), 1 internal error (EMCOMM_DEBUG=1 shows\n"
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return emcomm::eval_command(args);
     if (cmd == "bench") return emcomm::bench_command(args);
     if (cmd == "make-dataset") return emcomm::make_dataset_command(args);
+    if (cmd == "export") return emcomm::export_command(args);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -104,7 +107,7 @@ int main(int argc, char** argv) {
       std::printf("emcomm %s\n", emcomm::kEmcommVersion);
       return 0;
     }
-    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, eval, make-dataset, bench, help");
+    throw emcomm::UserError("unknown command '" + cmd + "'; commands: train, list, compare, sweep, analyze, eval, make-dataset, bench, export, help");
   } catch (const std::exception& e) {
     const emcomm::ErrorReport r = emcomm::report_exception(e, emcomm::debug_requested());
     std::fputs(printable(r.text).c_str(), stderr);

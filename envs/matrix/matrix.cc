@@ -316,6 +316,42 @@ MarkovState MatrixGame::step(const torch::Tensor& actions, const torch::Tensor& 
   return state(reward, false);
 }
 
+MarkovState MatrixGame::set_situation(const std::vector<double>& payoffs, const std::vector<int64_t>& first_speakers,
+                                      const std::vector<int64_t>& heard, const std::vector<int64_t>& said) {
+  if (B_ == 0 || phase_ > act_phase_)
+    throw UserError("matrix game: set the state of episodes in progress (reset() first; they are over)");
+  const int64_t KK = K_ * K_;
+  auto size_check = [&](const char* what, size_t n, size_t want, const std::string& shape) {
+    if (n != 0 && n != want)
+      throw UserError(std::string("matrix game: ") + what + " must be " + shape + " (" + std::to_string(want) +
+                      " values), got " + std::to_string(n));
+  };
+  const std::string b = std::to_string(B_), k = std::to_string(K_);
+  size_check("payoffs", payoffs.size(), size_t(B_ * 2 * KK), "[" + b + ", 2, " + k + ", " + k + "]");
+  size_check("first_speaker", first_speakers.size(), size_t(B_), "[" + b + "]");
+  size_check("heard", heard.size(), size_t(B_ * 2), "[" + b + ", 2]");
+  size_check("said", said.size(), size_t(B_ * 2), "[" + b + ", 2]");
+  for (double v : payoffs)
+    if (!std::isfinite(v)) throw UserError("matrix game: payoffs must be finite numbers");
+  if (!first_speakers.empty()) {
+    if (opt_.comm != Comm::Turns)
+      throw UserError("matrix game: first_speaker can be set with env.comm=turns only (both speak at once, or agent 0 alone)");
+    if (phase_ != 0) throw UserError("matrix game: first_speaker can be set before anyone has spoken only (step 0)");
+    for (int64_t f : first_speakers)
+      if (f != 0 && f != 1) throw UserError("matrix game: first_speaker must be 0 or 1, got " + std::to_string(f));
+  }
+  for (const auto* v : {&heard, &said})
+    for (int64_t x : *v)
+      if (x < -1 || x >= V_)
+        throw UserError(std::string("matrix game: ") + (v == &heard ? "heard" : "said") + " symbols must be -1 (none) or 0.." +
+                        std::to_string(V_ - 1) + ", got " + std::to_string(x));
+  if (!payoffs.empty()) pay_ = payoffs;
+  if (!first_speakers.empty()) first_ = first_speakers;
+  if (!heard.empty()) heard_ = heard;
+  if (!said.empty()) said_ = said;
+  return state(std::vector<float>(B_ * 2, 0.0f), false);
+}
+
 torch::Tensor MatrixGame::impose_message(int64_t listener, int64_t speaker, const torch::Tensor& obs,
                                          const torch::Tensor& symbols) const {
   EMCOMM_CHECK(hears(listener, speaker), "impose_message: the listener does not hear this speaker");

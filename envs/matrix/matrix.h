@@ -111,6 +111,20 @@ class MatrixGame : public MarkovGame {
   }
   // The agent that spoke first in episode b (turns; 0 otherwise).
   int64_t first_speaker(int64_t b) const { return first_[b]; }
+  // The symbol agent i heard / sent this round in episode b (-1: none yet), and the phase of the
+  // episodes in progress (0 = the first step; steps_per_episode() = over).
+  int64_t heard(int64_t b, int64_t agent) const { return heard_[b * 2 + agent]; }
+  int64_t said(int64_t b, int64_t agent) const { return said_[b * 2 + agent]; }
+  int64_t phase() const { return phase_; }
+  int64_t batch() const { return B_; }
+
+  // Sets the situation of the episodes in progress (a situation to replay, docs/python.md): any
+  // of the payoffs [B, 2, K, K] as payoff() reads them (row = agent 0's action, after the
+  // adversarial coefficient), the first speakers [B] (comm=turns, before anyone has spoken), the
+  // symbols heard / sent [B, 2] (-1: none). An empty vector leaves that part as it is. Returns
+  // the state as set (zero rewards, not done); UserError for a wrong size or a value out of range.
+  MarkovState set_situation(const std::vector<double>& payoffs, const std::vector<int64_t>& first_speakers,
+                            const std::vector<int64_t>& heard, const std::vector<int64_t>& said);
 
  private:
   MarkovState state(const std::vector<float>& reward, bool done) const;

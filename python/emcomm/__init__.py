@@ -84,63 +84,100 @@ def train(config, overrides=None, *, overwrite=False, resume=None, **options):
 
 class Speaker:
     """A trained speaker: objects [B, shape...] (float) -> greedy messages [B, L] in the run
-    file's form (int32, -1 after the end). ``speak()`` also gives the raw symbols and lengths."""
+    file's form (int32, -1 after the end). ``speak()`` also gives the raw symbols and lengths.
+    In an S2P population it is one member's speaker (``member``)."""
 
-    def __init__(self, agents):
+    def __init__(self, agents, member=0):
         self._a = agents
+        self.member = member
 
     def speak(self, objects):
-        return self._a._speak(objects)
+        return self._a._speak(objects, self.member)
 
     def __call__(self, objects):
-        return self._a._speak(objects)["message"]
+        return self._a._speak(objects, self.member)["message"]
 
 
 class Listener:
     """A trained listener: messages [B, L] (symbols; the logged form with -1 padding is
     accepted) and, for discrimination games, candidates [B, C, shape...] -> the listener's
-    output (logits [B, A, V] or scores [B, C]). ``act()`` gives the greedy action."""
+    output (logits [B, A, V] or scores [B, C]). ``act()`` gives the greedy action. In an S2P
+    population it is one member's listener (``member``)."""
 
-    def __init__(self, agents):
+    def __init__(self, agents, member=0):
         self._a = agents
+        self.member = member
 
     def __call__(self, messages, candidates=None):
-        return self._a._listen(messages, candidates)["output"]
+        return self._a._listen(messages, candidates, self.member)["output"]
 
     def act(self, messages, candidates=None):
-        return self._a._listen(messages, candidates)["action"]
+        return self._a._listen(messages, candidates, self.member)["action"]
 
 
 class TrainedAgents:
     """What ``load_agents(run_dir)`` returns: ``env`` (the run's env, built from its config.ini as
-    emcomm train built it), ``config``, ``algorithm``, and the agents: ``speaker`` / ``listener``
-    (selfplay runs) or ``act(i, obs)`` / ``policy(obs)`` (maddpg runs, one actor per agent)."""
+    emcomm train built it), ``config``, ``algorithm``, ``step`` (the checkpoint's step),
+    ``model_step`` (the step whose parameters the agents hold: S2P's selected model) and the agents:
+    ``speaker`` / ``listener`` (selfplay; s2p: member ``member`` of the population, every member in
+    ``speakers`` / ``listeners``), ``act(i, obs)`` / ``policy(obs)`` (maddpg and reinforce: one policy
+    per agent of ``game``, the Markov game they play)."""
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, member=0):
         self._a = _emcomm.load_agents(run_dir)
         self.run_dir = self._a.run_dir
         self.algorithm = self._a.algorithm
         self.config = dict(self._a.config)
+        self.step = self._a.step
+        self.model_step = self._a.model_step
+        self.members = self._a.members
         self.env = _emcomm._env_from_ini(_os.path.join(self.run_dir, "config.ini"))
-        self.markov = isinstance(self.env, _emcomm.MarkovEnv)
-        self.speaker = None if self.markov else Speaker(self._a)
-        self.listener = None if self.markov else Listener(self._a)
-        self.channel = None if self.markov else dict(self._a.channel)
+        self.markov = not self._a.signaling
+        self.game = self._a._game() if self.markov else None
+        self.speaker = self.listener = self.channel = None
+        self.speakers = self.listeners = []
+        if not self.markov:
+            if not isinstance(member, int) or not 0 <= member < self.members:
+                raise ValueError(f"member {member} does not exist: this run's population has members "
+                                 f"0..{self.members - 1}")
+            self.member = member
+            self.speakers = [Speaker(self._a, p) for p in range(self.members)]
+            self.listeners = [Listener(self._a, p) for p in range(self.members)]
+            self.speaker, self.listener = self.speakers[member], self.listeners[member]
+            self.channel = dict(self._a.channel)
 
     def act(self, agent, obs, sample=False):
-        """Agent `agent`'s soft action [B, F*K + L*V] at its observations [B, D] (greedy, or
-        with the actor's Gumbel noise when `sample`)."""
+        """Agent `agent`'s move at its observations [B, D] (greedy, or sampled when `sample`).
+        MADDPG: its soft action [B, F*K + L*V] (action values, then message values; `sample` adds
+        the actor's Gumbel noise). Reinforce: a dict of integer ``action`` [B, F] and ``message``
+        [B, L] (None for an agent that never acts / speaks), their logits and the ``value``."""
+        if self.algorithm == "reinforce":
+            return _emcomm._reinforce_act(self._a, agent, obs, sample)
         return _emcomm._agents_act(self._a, agent, obs, sample)
 
     def policy(self, obs, sample=False):
-        """Every agent's soft action at a state's observations (env.reset()/step()["obs"]), as
-        the (actions [B, N, FK], messages [B, N, LV]) arrays env.step_soft() takes."""
+        """Every agent's move at a state's observations (game.reset()/step()["obs"]): MADDPG the
+        (actions [B, N, FK], messages [B, N, LV]) float arrays game.step_soft() takes; reinforce the
+        (actions [B, N, F], messages [B, N, L]) integer arrays game.step() takes."""
         import numpy as np
-        n = self.env.num_agents
-        specs = [self.env.agent_spec(i) for i in range(n)]
+        game = self.game
+        n = game.num_agents
+        specs = [game.agent_spec(i) for i in range(n)]
+        B = obs[0].shape[0]
+        if self.algorithm == "reinforce":
+            F = max(1, max(s["action_factors"] for s in specs))
+            L = max(1, max(s["msg_len"] for s in specs))
+            actions = np.zeros((B, n, F), np.int64)
+            messages = np.zeros((B, n, L), np.int64)
+            for i in range(n):
+                r = self.act(i, obs[i], sample)
+                if r["action"] is not None:
+                    actions[:, i, :r["action"].shape[1]] = r["action"]
+                if r["message"] is not None:
+                    messages[:, i, :r["message"].shape[1]] = r["message"]
+            return actions, messages
         da = [s["action_factors"] * s["action_values"] for s in specs]
         dm = [s["msg_len"] * s["vocab_size"] for s in specs]
-        B = obs[0].shape[0]
         actions = np.zeros((B, n, max(1, max(da))), np.float32)
         messages = np.zeros((B, n, max(1, max(dm))), np.float32)
         for i in range(n):
@@ -153,15 +190,18 @@ class TrainedAgents:
         return f"TrainedAgents({self.run_dir!r}, algorithm={self.algorithm!r})"
 
 
-def load_agents(run_dir):
+def load_agents(run_dir, member=0):
     """The trained agents of a finished run as callables on numpy arrays, rebuilt from
-    RUN_DIR/config.ini with the parameters of checkpoints/final.pt (selfplay: speaker and
-    listener) or of the newest checkpoints/step-*.pt (maddpg: one actor per agent)."""
-    return TrainedAgents(run_dir)
+    RUN_DIR/config.ini: selfplay with the parameters of checkpoints/final.pt; maddpg, s2p and
+    reinforce restored from the newest checkpoint as ``emcomm eval --step final`` restores them
+    (S2P: the model s2p.select chose; ``member`` picks the population member that ``speaker`` and
+    ``listener`` are, every member is in ``speakers`` / ``listeners``)."""
+    return TrainedAgents(run_dir, member)
 
 
-def export_elcc(run, out_dir, split="val", step="latest"):
+def export_elcc(run, out_dir, split=None, step="latest", overwrite=False):
     """Writes the messages of one split (and step) of a run in the Emergent Language Corpus
-    Collection layout: OUT_DIR/corpus.jsonl and OUT_DIR/metadata.json (docs/python.md)."""
+    Collection layout: OUT_DIR/corpus.jsonl and OUT_DIR/metadata.json, the files
+    ``emcomm export RUN.h5 --format elcc OUT_DIR`` writes (the same C++ code; docs/python.md)."""
     from .export import export_elcc as _export
-    return _export(run, out_dir, split=split, step=step)
+    return _export(run, out_dir, split=split, step=step, overwrite=overwrite)

@@ -1,13 +1,15 @@
 """Stepping a Markov env through the bindings vs the same C++ loop (docs/python.md).
 
-    PYTHONPATH=build/python /usr/bin/python3 -m emcomm.bench [--env particle] [--batch 1024] [--seconds 3]
+    PYTHONPATH=build/python /usr/bin/python3 -m emcomm.bench [--env particle] [--batch 1024] [--seconds 3] [--rounds 3]
 
 Both loops call MarkovGame::step() on the same env with the same pool of 64 batches of uniformly
 random integer actions and messages (drawn once), resetting after each episode's last step:
 "python" calls env.step() (argument checks, numpy -> tensor, the state back as numpy arrays);
 "c++" runs the same loop inside the extension (env._bench_cpp). Reported: env steps per second,
 each world counting (batch x loop iterations / wall seconds), and per CPU second of the process
-(the steadier figure on a busy machine)."""
+(the steadier figure on a busy machine). The two loops alternate for --rounds rounds of --seconds
+each, so a concurrent load that comes and goes weighs on both alike; the rates are the totals over
+the rounds. `emcomm bench --vs-bindings` runs this for particle and matrix and prints both."""
 import argparse
 import json
 import sys
@@ -35,6 +37,7 @@ def action_pool(env, batch, size, rng):
 
 
 def python_loop(env, pool, seconds):
+    """(env steps, wall seconds, CPU seconds) of env.step() from Python for about `seconds`."""
     a, m = pool
     P, batch = a.shape[0], a.shape[1]
     st = env.reset(batch, seed=1)
@@ -46,18 +49,32 @@ def python_loop(env, pool, seconds):
         iters += 1
         if iters % 16 == 0 and time.perf_counter() - t0 >= seconds:
             break
-    return batch * iters / (time.perf_counter() - t0), batch * iters / (time.process_time() - c0)
+    return batch * iters, time.perf_counter() - t0, time.process_time() - c0
 
 
 def cpp_loop(env, pool, seconds):
+    """The same for the C++ loop inside the extension."""
     a, m = pool
     batch = a.shape[1]
     env.reset(batch, seed=1)
-    chunk, iters, t0, c0 = 16, 0, time.perf_counter(), time.process_time()
-    while time.perf_counter() - t0 < seconds:
-        env._bench_cpp(a, m, chunk)
-        iters += chunk
-    return batch * iters / (time.perf_counter() - t0), batch * iters / (time.process_time() - c0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    iters = env._bench_cpp(a, m, 0, seconds)  # the pool is converted once, then a C++ loop for `seconds`
+    return batch * iters, time.perf_counter() - t0, time.process_time() - c0
+
+
+def measure(env, pool, seconds, rounds):
+    """Alternates the two loops `rounds` times; returns the rates over all rounds."""
+    python_loop(env, pool, min(0.5, seconds / 5))  # warm-up
+    cpp_loop(env, pool, min(0.5, seconds / 5))
+    tot = {"py": [0, 0.0, 0.0], "cc": [0, 0.0, 0.0]}
+    for _ in range(rounds):
+        for key, loop in (("py", python_loop), ("cc", cpp_loop)):
+            r = loop(env, pool, seconds)
+            for k in range(3):
+                tot[key][k] += r[k]
+    py, cc = tot["py"], tot["cc"]
+    return {"python_steps_per_s": py[0] / py[1], "cpp_steps_per_s": cc[0] / cc[1],
+            "python_steps_per_cpu_s": py[0] / py[2], "cpp_steps_per_cpu_s": cc[0] / cc[2]}
 
 
 def main(argv=None):
@@ -65,24 +82,27 @@ def main(argv=None):
     p.add_argument("--env", default="particle")
     p.add_argument("--scenario", default="speaker_listener", help="particle scenario")
     p.add_argument("--batch", type=int, default=1024)
-    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--seconds", type=float, default=3.0, help="per loop and round")
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
+    if a.batch < 1 or a.seconds <= 0 or a.rounds < 1:
+        p.error("--batch, --seconds and --rounds must be positive")
     env = make_env(a.env, **({"scenario": a.scenario} if a.env == "particle" else {}))
     pool = action_pool(env, a.batch, 64, np.random.default_rng(1))
-    python_loop(env, pool, a.seconds / 5)  # warm-up
-    cpp_loop(env, pool, a.seconds / 5)
-    py = python_loop(env, pool, a.seconds)
-    cc = cpp_loop(env, pool, a.seconds)
-    res = {"env": a.env, "batch": a.batch, "python_steps_per_s": py[0], "cpp_steps_per_s": cc[0],
-           "ratio": py[0] / cc[0], "python_steps_per_cpu_s": py[1], "cpp_steps_per_cpu_s": cc[1],
-           "cpu_ratio": py[1] / cc[1]}
+    m = measure(env, pool, a.seconds, a.rounds)
+    res = {"env": a.env, "batch": a.batch, "rounds": a.rounds, "seconds": a.seconds, **m,
+           "ratio": m["python_steps_per_s"] / m["cpp_steps_per_s"],
+           "cpu_ratio": m["python_steps_per_cpu_s"] / m["cpp_steps_per_cpu_s"]}
+    if a.env == "particle":
+        res["scenario"] = a.scenario
     if a.json:
         print(json.dumps(res))
     else:
-        print(f"{a.env} batch {a.batch}: bindings {py[0]:,.0f} env steps/s ({py[1]:,.0f} per CPU s), "
-              f"C++ loop {cc[0]:,.0f} ({cc[1]:,.0f} per CPU s): bindings at {100 * py[0] / cc[0]:.1f} % "
-              f"of C++ by wall time, {100 * py[1] / cc[1]:.1f} % by CPU time")
+        print(f"{a.env} batch {a.batch}: bindings {res['python_steps_per_s']:,.0f} env steps/s "
+              f"({res['python_steps_per_cpu_s']:,.0f} per CPU s), C++ loop {res['cpp_steps_per_s']:,.0f} "
+              f"({res['cpp_steps_per_cpu_s']:,.0f} per CPU s): bindings at {100 * res['ratio']:.1f} % "
+              f"of C++ by wall time, {100 * res['cpu_ratio']:.1f} % by CPU time ({a.rounds} rounds of {a.seconds} s)")
     return 0
 
 

@@ -8,8 +8,15 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace emcomm {
+class Config;
+class MarkovGame;
+class Rng;
+}  // namespace emcomm
 
 namespace emcomm::py {
 
@@ -51,6 +58,11 @@ std::string override_arg(const std::string& key, const pyb::handle& value, const
 // CLI's "emcomm: error: ..." text without the prefix); a LibTorch error -> RuntimeError with
 // its message without the backtrace; a failed internal check -> RuntimeError "internal error".
 void register_exceptions(pyb::module_& m);
+
+// A MarkovEnv (emcomm.MarkovEnv) over an already built game of the run configured by `cfg` (the
+// adapter a reinforce run plays a signaling game through); `rng` draws the seeds of calls made
+// without one.
+pyb::object markov_env(const Config& cfg, std::shared_ptr<MarkovGame> game, const Rng& rng);
 
 void bind_envs(pyb::module_& m);
 void bind_runs(pyb::module_& m);

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 
@@ -197,18 +198,10 @@ std::shared_ptr<PyEnv> make_env(const std::string& name, uint64_t seed, const py
   return build_env(name, seed, overrides);
 }
 
-// The env.* options of a resolved config as overrides.
-std::vector<std::string> ini_options(const Config& cfg) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : cfg.values())
-    if (k.rfind("env.", 0) == 0 && k != "env.name") out.push_back("--" + k + "=" + v);
-  return out;
-}
-
-std::shared_ptr<PyEnv> build_env(const std::string& name, uint64_t seed, std::vector<std::string> extra) {
-  std::vector<std::string> overrides = {"--env.name=" + name, "--run.seed=" + std::to_string(seed)};
-  overrides.insert(overrides.end(), extra.begin(), extra.end());
-  Config cfg = resolve_config(build_schema(), "", overrides);
+// The env a resolved config describes, built as emcomm train builds it.
+std::shared_ptr<PyEnv> env_of(const Config& cfg) {
+  const std::string name = cfg.get_string("env.name");
+  const uint64_t seed = uint64_t(cfg.get_int("run.seed"));
   const EnvEntry& entry = EnvRegistry::get(name, "env");
   std::shared_ptr<PyEnv> out;
   if (entry.kind == EnvKind::Markov) out = std::make_shared<PyMarkov>();
@@ -227,6 +220,12 @@ std::shared_ptr<PyEnv> build_env(const std::string& name, uint64_t seed, std::ve
     throw std::logic_error("env " + name + " is not a SignalingGame");
   }
   return out;
+}
+
+std::shared_ptr<PyEnv> build_env(const std::string& name, uint64_t seed, std::vector<std::string> extra) {
+  std::vector<std::string> overrides = {"--env.name=" + name, "--run.seed=" + std::to_string(seed)};
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
+  return env_of(resolve_config(build_schema(), "", overrides));
 }
 
 // state() / set_state() of the games that have them.
@@ -288,6 +287,17 @@ pyb::array_t<T, pyb::array::c_style | pyb::array::forcecast> shaped(const pyb::d
 }
 
 }  // namespace
+
+pyb::object markov_env(const Config& cfg, std::shared_ptr<MarkovGame> game, const Rng& rng) {
+  auto out = std::make_shared<PyMarkov>();
+  out->name = cfg.get_string("env.name");
+  out->kind = EnvKind::Markov;
+  out->cfg = cfg;
+  out->env = std::move(game);
+  out->rng = rng;
+  out->widths();
+  return pyb::cast(out);
+}
 
 void bind_envs(pyb::module_& m) {
   m.def("envs", [] {
@@ -425,17 +435,54 @@ void bind_envs(pyb::module_& m) {
               for (int64_t x = 0; x < K; ++x)
                 for (int64_t y = 0; y < K; ++y) pay.mutable_at(b, i, x, y) = g->payoff(b, i, x, y);
           }
+          pyb::array_t<int64_t> heard({B, int64_t(2)}), said({B, int64_t(2)});
+          for (int64_t b = 0; b < B; ++b)
+            for (int64_t i = 0; i < 2; ++i) heard.mutable_at(b, i) = g->heard(b, i), said.mutable_at(b, i) = g->said(b, i);
           pyb::dict d;
           d["payoffs"] = pay;
           d["first_speaker"] = first;
+          d["heard"] = heard;
+          d["said"] = said;
+          d["t"] = g->phase();
           return d;
         }
         throw UserError("state(): env '" + e.name + "' has no state accessor (particle and matrix have)");
-      }, "The worlds' state: positions, velocities, messages, goals (particle); payoffs (matrix).")
+      }, "The worlds' state: positions, velocities, messages, goals (particle); payoffs, first_speaker, heard, said, t (matrix).")
       .def("set_state", [](PyMarkov& e, const pyb::dict& st) {
         if (e.batch == 0) throw UserError("set_state() needs an episode in progress: call reset(batch) first");
+        if (auto* g = dynamic_cast<MatrixGame*>(e.env.get())) {
+          const int64_t B = e.batch, K = g->options().n_acts;
+          for (auto kv : st) {
+            const std::string k = pyb::str(kv.first);
+            if (k != "payoffs" && k != "first_speaker" && k != "heard" && k != "said")
+              throw UserError("set_state(): unknown key '" + k + "'; allowed: payoffs, first_speaker, heard, said");
+          }
+          std::vector<double> pay;
+          std::vector<int64_t> first, heard, said;
+          if (st.contains("payoffs")) {
+            auto p = shaped<double>(st, "payoffs", {B, 2, K, K});
+            pay.assign(p.data(), p.data() + p.size());
+          }
+          auto ints = [&](const char* key, std::vector<int64_t> shape, std::vector<int64_t>& into) {
+            if (!st.contains(key)) return;
+            const IntArray v = int_array(st[key], std::string("set_state: '") + key + "'");
+            if (v.shape != shape) {
+              std::string want;
+              for (auto x : shape) want += (want.empty() ? "" : ", ") + std::to_string(x);
+              throw UserError(std::string("set_state: '") + key + "' must have shape [" + want + "]");
+            }
+            into.assign(v.data.begin(), v.data.end());
+          };
+          ints("first_speaker", {B}, first);
+          ints("heard", {B, 2}, heard);
+          ints("said", {B, 2}, said);
+          e.last = g->set_situation(pay, first, heard, said);  // who speaks / acts next may have changed
+          pyb::list obs;
+          for (const auto& o : e.last.obs) obs.append(to_numpy(o));
+          return obs;
+        }
         auto* w = dynamic_cast<ParticleWorld*>(e.env.get());
-        if (!w) throw UserError("set_state(): only the particle worlds can be set (env '" + e.name + "')");
+        if (!w) throw UserError("set_state(): env '" + e.name + "' has no state to set (particle and matrix have)");
         const int64_t B = e.batch, E = w->entities(), N = w->num_agents();
         for (auto kv : st) {
           const std::string k = pyb::str(kv.first);
@@ -485,28 +532,41 @@ void bind_envs(pyb::module_& m) {
         return obs;
       }, pyb::arg("state"),
          "Sets positions / velocities [B, E, 2], goals [B, N], key [B], messages [B, N, C] of the particle "
-         "worlds; returns every agent's observation of the state as set.")
-      .def("_bench_cpp", [](PyMarkov& e, const pyb::object& actions, const pyb::object& messages, int64_t steps) {
+         "worlds; payoffs [B, 2, K, K], first_speaker [B], heard / said [B, 2] of the matrix games; returns every "
+         "agent's observation of the state as set.")
+      .def("_bench_cpp", [](PyMarkov& e, const pyb::object& actions, const pyb::object& messages, int64_t steps,
+                            double seconds) {
         // The C++ loop the bindings are compared with (python -m emcomm.bench): the same step()
         // calls on the same pool of integer actions [P, B, N, F] / messages [P, B, N, L], step t
-        // taking pool entry t % P, resetting after each episode's last step.
+        // taking pool entry t % P, resetting after each episode's last step. The pool is converted
+        // once per call: `steps` steps, or with seconds > 0 as many as fit in that wall time.
+        // Returns the number of steps made.
         torch::Tensor a = to_tensor(actions, torch::kInt64, "actions"), msg = to_tensor(messages, torch::kInt64, "messages");
         if (a.dim() != 4 || msg.dim() != 4 || a.size(0) != msg.size(0) || a.size(1) != e.batch || msg.size(1) != e.batch)
           throw UserError("_bench_cpp: pools must be [P, B, N, F] and [P, B, N, L] with B = the batch of reset()");
         pyb::gil_scoped_release release;
         const int64_t P = a.size(0), B = e.batch;
+        std::vector<torch::Tensor> pa, pm;  // the pool's entries, sliced once
+        for (int64_t p = 0; p < P; ++p) pa.push_back(a[p]), pm.push_back(msg[p]);
+        const auto start = std::chrono::steady_clock::now();
         MarkovState s = e.last;
-        for (int64_t t = 0; t < steps; ++t) {
+        int64_t t = 0;
+        for (;; ++t) {
+          if (seconds > 0 ? std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= seconds
+                          : t >= steps)
+            break;
           if (s.all_done()) s = e.game().reset(B, e.episode_rng);
-          s = e.game().step(a[t % P], msg[t % P], e.episode_rng);
+          s = e.game().step(pa[size_t(t % P)], pm[size_t(t % P)], e.episode_rng);
         }
         e.last = s;
-      }, pyb::arg("actions"), pyb::arg("messages"), pyb::arg("steps"));
+        return t;
+      }, pyb::arg("actions"), pyb::arg("messages"), pyb::arg("steps"), pyb::arg("seconds") = 0.0);
 
   m.def("_env_from_ini", [](const std::string& ini) {
     // The env of a run directory's config.ini, built as emcomm train built it.
-    Config cfg = resolve_config(build_schema(), ini, {});
-    return build_env(cfg.get_string("env.name"), uint64_t(cfg.get_int("run.seed")), ini_options(cfg));
+    // The config as the run resolved it (the file itself: an option the run left empty, such as a
+    // random matrix game's env.payoff0, is not a command-line override).
+    return env_of(resolve_config(build_schema(), ini, {}));
   }, pyb::arg("ini"));
   m.def("make_env", &make_env, pyb::arg("name"), pyb::arg("seed") = 0,
         "Builds env `name` with env.* options given as keywords (validated as the CLI does).");

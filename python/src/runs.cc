@@ -1,10 +1,12 @@
 // emcomm.open_run: a run file (docs/hdf5-format.md) read through the C++ RunReader, which checks
 // the layout (a corrupt file raises ValueError with the reader's message).
+#include <cstdio>
 #include <memory>
 
 #include "common.h"
 #include "core/errors.h"
 #include "core/run_file.h"
+#include "experiments/commands.h"
 
 namespace emcomm::py {
 
@@ -146,6 +148,25 @@ void bind_runs(pyb::module_& m) {
       .def("close", [](PyRun& p) { p.reader.reset(); })
       .def("__enter__", [](std::shared_ptr<PyRun> p) { return p; })
       .def("__exit__", [](PyRun& p, const pyb::args&) { p.reader.reset(); });
+
+  m.def("_export_elcc", [](const pyb::object& run, const pyb::object& out_dir, const std::string& split,
+                           const std::string& step, bool overwrite) {
+    auto fspath = pyb::module_::import("os").attr("fspath");
+    ElccRequest r;
+    r.run = pyb::str(fspath(run));
+    r.out_dir = pyb::str(fspath(out_dir));
+    r.split = split;
+    r.step = step;
+    r.overwrite = overwrite;
+    const ElccResult res = export_elcc(r);
+    return pyb::make_tuple(res.lines, res.corpus, res.metadata);
+  }, pyb::arg("run"), pyb::arg("out_dir"), pyb::arg("split"), pyb::arg("step"), pyb::arg("overwrite"),
+     "emcomm export --format elcc (experiments/export_command.cc): (lines, corpus path, metadata path).");
+  m.def("_export_command", [](const std::vector<std::string>& args) {
+    const int code = export_command(args);
+    std::fflush(stdout);
+    return code;
+  }, pyb::arg("args"), "Runs `emcomm export ARGS...` in this process; returns its exit code.");
 
   m.def("_open_run", [](const pyb::object& path) {
     auto p = std::make_shared<PyRun>();

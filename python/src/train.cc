@@ -1,6 +1,8 @@
 // emcomm.train (the `emcomm train` command in-process) and emcomm.load_agents (a finished run's
-// trained agents, rebuilt from its config.ini exactly as `emcomm train` built them, with the
-// parameters of checkpoints/final.pt).
+// trained agents, rebuilt from its config.ini exactly as `emcomm train` built them: selfplay with
+// the parameters of checkpoints/final.pt; maddpg, s2p and reinforce restored from the newest
+// checkpoint by restore_run, as `emcomm eval --step final` restores them, S2P with its selected
+// model put back by final_metrics).
 #include <torch/torch.h>
 
 #include <csignal>
@@ -9,11 +11,15 @@
 
 #include "algorithms/algorithm.h"
 #include "algorithms/maddpg.h"
+#include "algorithms/reinforce.h"
+#include "algorithms/s2p.h"
 #include "algorithms/selfplay.h"
 #include "algorithms/trainer.h"
 #include "common.h"
 #include "core/errors.h"
+#include "envs/adapter/signaling_adapter.h"
 #include "experiments/commands.h"
+#include "experiments/run_loader.h"
 
 namespace fs = std::filesystem;
 
@@ -62,10 +68,15 @@ std::string run_dir_of(const std::string& config, const std::vector<std::string>
 struct PyAgents {
   std::string run_dir, algorithm;
   Config cfg;
-  std::shared_ptr<Env> env;
+  std::shared_ptr<Env> env;  // the run's env, built as emcomm train built it (shapes, receiver actions)
   std::unique_ptr<Algorithm> algo;
   SelfPlay* selfplay = nullptr;
   Maddpg* maddpg = nullptr;
+  S2P* s2p = nullptr;
+  Reinforce* reinforce = nullptr;
+  int64_t step = 0;        // the step of the checkpoint the agents come from
+  int64_t model_step = 0;  // the step whose parameters they hold (S2P's selected model)
+  int64_t members = 1;     // S2P's population size
   ChannelSpec channel;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
 };
@@ -73,29 +84,44 @@ struct PyAgents {
 std::shared_ptr<PyAgents> load_agents(const pyb::object& dir) {
   auto a = std::make_shared<PyAgents>();
   a->run_dir = pyb::str(pyb::module_::import("os").attr("fspath")(dir));
-  const fs::path ini = fs::path(a->run_dir) / "config.ini", final_pt = fs::path(a->run_dir) / "checkpoints" / "final.pt";
+  const fs::path run_dir = a->run_dir, ini = run_dir / "config.ini", final_pt = run_dir / "checkpoints" / "final.pt";
   if (!fs::is_regular_file(ini)) throw UserError("load_agents: '" + a->run_dir + "' holds no run (no config.ini)");
-  if (!fs::is_regular_file(final_pt))
-    throw UserError("load_agents: '" + a->run_dir + "' has no checkpoints/final.pt (the run has not finished)");
   a->cfg = resolve_config(build_schema(), ini.string(), {});
   a->algorithm = a->cfg.get_string("train.algorithm");
   Rng root(static_cast<uint64_t>(a->cfg.get_int("run.seed")));  // as train_command builds the run
   a->env = EnvRegistry::get(a->cfg.get_string("env.name"), "env").make(a->cfg, root.derive("env"));
-  a->algo = AlgorithmRegistry::get(a->algorithm, "algorithm").make(a->cfg, a->env, root.derive("algorithm"));
-  a->selfplay = dynamic_cast<SelfPlay*>(a->algo.get());
-  a->maddpg = dynamic_cast<Maddpg*>(a->algo.get());
-  if (a->maddpg) {
-    // MADDPG's actors come back from the newest resumable checkpoint (written at the end of
-    // every finished run), through the same restore as `emcomm train --resume`.
-    const auto found = Trainer::checkpoints((fs::path(a->run_dir) / "checkpoints").string());
-    if (found.empty()) throw UserError("load_agents: '" + a->run_dir + "' has no checkpoints/step-*.pt");
-    Trainer t(Trainer::Options::from(a->cfg));
-    t.resume(*a->algo, found.front());
+  if (a->algorithm != "selfplay") {
+    // The run's final model, restored as `emcomm eval --step final` restores it: the newest
+    // checkpoint (written at the end of every finished run), then final_metrics, which puts back
+    // the model an algorithm selects (S2P's s2p.select) and changes nothing for the others.
+    if (a->algorithm != "maddpg" && a->algorithm != "s2p" && a->algorithm != "reinforce")
+      throw UserError("load_agents: train.algorithm=" + a->algorithm +
+                      " is not supported (selfplay and s2p: speakers and listeners; maddpg and reinforce: one "
+                      "policy per agent)");
+    if (!fs::is_regular_file(run_dir / "summary.json"))
+      throw UserError("load_agents: the run in '" + a->run_dir + "' has not finished (no summary.json); finish it with "
+                      "emcomm train --resume " + a->run_dir);
+    Trainer::Options topt = Trainer::Options::from(a->cfg);
+    topt.checkpoint_dir = (run_dir / "checkpoints").string();
+    RestoredRun run = restore_run(a->cfg, topt, 0, "load_agents '" + a->run_dir + "'");
+    a->algo = std::move(run.algo);
+    a->step = a->model_step = run.step;
+    a->maddpg = dynamic_cast<Maddpg*>(a->algo.get());
+    a->s2p = dynamic_cast<S2P*>(a->algo.get());
+    a->reinforce = dynamic_cast<Reinforce*>(a->algo.get());
+    if (a->s2p) {
+      for (const auto& [name, v] : a->s2p->final_metrics(Metrics{}))
+        if (name == "selected_step") a->model_step = int64_t(v);
+      const S2P::Options o = S2P::Options::from(a->cfg);
+      a->channel = o.channel;
+      a->members = o.population;
+    }
     return a;
   }
-  if (!a->selfplay)
-    throw UserError("load_agents: train.algorithm=" + a->algorithm +
-                    " is not supported yet (selfplay: a speaker and a listener; maddpg: one actor per agent)");
+  if (!fs::is_regular_file(final_pt))
+    throw UserError("load_agents: '" + a->run_dir + "' has no checkpoints/final.pt (the run has not finished)");
+  a->algo = AlgorithmRegistry::get(a->algorithm, "algorithm").make(a->cfg, a->env, root.derive("algorithm"));
+  a->selfplay = dynamic_cast<SelfPlay*>(a->algo.get());
   torch::serialize::InputArchive archive, sp, li;
   try {
     archive.load_from(final_pt.string());
@@ -107,7 +133,39 @@ std::shared_ptr<PyAgents> load_agents(const pyb::object& dir) {
     throw UserError("load_agents: cannot read " + final_pt.string() + ": " + e.what_without_backtrace());
   }
   a->channel = SelfPlay::Options::from(a->cfg).channel;
+  if (auto t = Trainer::checkpoints((run_dir / "checkpoints").string()); !t.empty())
+    a->step = a->model_step = Trainer::checkpoint_step(t.front());
   return a;
+}
+
+bool signaling_agents(const PyAgents& a) { return a.selfplay || a.s2p; }
+
+void check_member(const PyAgents& a, int64_t member) {
+  if (member < 0 || member >= a.members)
+    throw UserError("member " + std::to_string(member) + " does not exist: this run's population has members 0.." +
+                    std::to_string(a.members - 1));
+}
+
+// The Markov game a reinforce / maddpg run's agents play: the env itself, or the signaling game
+// through the adapter (a reinforce run on a signaling game).
+MarkovGame& markov_of(const PyAgents& a) {
+  if (a.reinforce) return a.reinforce->game();
+  return static_cast<MarkovGame&>(*a.env);
+}
+
+void check_agent(const PyAgents& a, int64_t i) {
+  const MarkovGame& game = markov_of(a);
+  if (i < 0 || i >= game.num_agents())
+    throw UserError("agent " + std::to_string(i) + " does not exist: the game has agents 0.." +
+                    std::to_string(game.num_agents() - 1));
+}
+
+torch::Tensor obs_tensor(const PyAgents& a, int64_t i, const pyb::object& obs) {
+  torch::Tensor o = to_tensor(obs, torch::kFloat32, "obs");
+  const int64_t D = markov_of(a).agent_spec(i).obs_dim;
+  if (o.dim() != 2 || o.size(1) != D)
+    throw UserError("obs of agent " + std::to_string(i) + " must be [B, " + std::to_string(D) + "]");
+  return o;
 }
 
 SignalingGame& game_of(const PyAgents& a) { return static_cast<SignalingGame&>(*a.env); }
@@ -137,6 +195,10 @@ void bind_train(pyb::module_& m) {
       .def_property_readonly("run_dir", [](const PyAgents& a) { return a.run_dir; })
       .def_property_readonly("algorithm", [](const PyAgents& a) { return a.algorithm; })
       .def_property_readonly("config", [](const PyAgents& a) { return a.cfg.values(); })
+      .def_property_readonly("step", [](const PyAgents& a) { return a.step; })
+      .def_property_readonly("model_step", [](const PyAgents& a) { return a.model_step; })
+      .def_property_readonly("members", [](const PyAgents& a) { return a.members; })
+      .def_property_readonly("signaling", &signaling_agents)
       .def_property_readonly("channel", [](const PyAgents& a) {
         pyb::dict d;
         d["vocab_size"] = a.channel.vocab_size;
@@ -144,21 +206,32 @@ void bind_train(pyb::module_& m) {
         d["eos"] = a.channel.eos;
         return d;
       })
-      .def("_speak", [](PyAgents& a, const pyb::object& objects) {
+      .def("_speak", [](PyAgents& a, const pyb::object& objects, int64_t member) {
+        if (!signaling_agents(a)) throw UserError("speaker: this run's agents are Markov-game policies (use act/policy)");
+        check_member(a, member);
         torch::Tensor x = objects_tensor(a, objects, "objects");
         pyb::dict d;
         {
           torch::NoGradGuard no_grad;
-          auto& sp = a.selfplay->speaker();
-          sp->eval();
-          ChannelOutput msg = sp->speak(x, Relaxation::Greedy, 1.0, a.gen);
-          d["symbols"] = to_numpy(msg.symbols);
-          d["length"] = to_numpy(message_lengths(msg.symbols, a.channel));
-          d["message"] = to_numpy(symbols_for_log(msg.symbols, a.channel).to(torch::kInt32));
+          torch::Tensor symbols;
+          if (a.selfplay) {
+            auto& sp = a.selfplay->speaker();
+            sp->eval();
+            symbols = sp->speak(x, Relaxation::Greedy, 1.0, a.gen).symbols;
+          } else {  // every member speaks (S2P's evaluation pass); member p's rows are the p-th block
+            auto& sp = a.s2p->speaker();
+            sp->eval();
+            symbols = sp->speak(x, Relaxation::Greedy, 1.0, a.gen).symbols.view({a.members, x.size(0), -1})[member];
+          }
+          d["symbols"] = to_numpy(symbols);
+          d["length"] = to_numpy(message_lengths(symbols, a.channel));
+          d["message"] = to_numpy(symbols_for_log(symbols, a.channel).to(torch::kInt32));
         }
         return d;
-      }, pyb::arg("objects"))
-      .def("_listen", [](PyAgents& a, const pyb::object& symbols, const pyb::object& candidates) {
+      }, pyb::arg("objects"), pyb::arg("member") = 0)
+      .def("_listen", [](PyAgents& a, const pyb::object& symbols, const pyb::object& candidates, int64_t member) {
+        if (!signaling_agents(a)) throw UserError("listener: this run's agents are Markov-game policies (use act/policy)");
+        check_member(a, member);
         torch::Tensor s = to_tensor(symbols, torch::kInt64, "messages");
         if (s.dim() != 2 || s.size(1) != a.channel.max_len)
           throw UserError("messages must be [B, " + std::to_string(a.channel.max_len) + "] symbols");
@@ -171,33 +244,69 @@ void bind_train(pyb::module_& m) {
         if (spec.kind == ReceiverSpec::Kind::Discriminate) {
           if (candidates.is_none()) throw UserError("this listener discriminates: pass candidates [B, C, ...]");
           c = to_tensor(candidates, torch::kFloat32, "candidates");
+          if (c.dim() < 2 || c.size(0) != s.size(0) || c.size(1) != spec.candidates)
+            throw UserError("candidates must be [" + std::to_string(s.size(0)) + ", " + std::to_string(spec.candidates) +
+                            ", ...] (one row of candidates per message)");
         }
         torch::NoGradGuard no_grad;
-        auto& li = a.selfplay->listener();
-        li->eval();
-        torch::Tensor out = li->forward(onehots_of(s, a.channel), c);
+        torch::Tensor out;
+        if (a.selfplay) {
+          auto& li = a.selfplay->listener();
+          li->eval();
+          out = li->forward(onehots_of(s, a.channel), c);
+        } else {
+          auto& li = a.s2p->listener();
+          li->eval();
+          out = li->forward_member(member, onehots_of(s, a.channel), c);
+        }
         pyb::dict d;
         d["output"] = to_numpy(out);
         d["action"] = to_numpy(game_of(a).receiver_action(out));
         return d;
-      }, pyb::arg("messages"), pyb::arg("candidates") = pyb::none());
+      }, pyb::arg("messages"), pyb::arg("candidates") = pyb::none(), pyb::arg("member") = 0)
+      .def("_game", [](PyAgents& a) -> pyb::object {
+        // The Markov game the policies play, as a MarkovEnv of its own (the adapter for a
+        // signaling game, built as the algorithm built it).
+        if (signaling_agents(a)) return pyb::none();
+        std::shared_ptr<MarkovGame> game = markov_game_for(a.env, a.cfg, a.algorithm);
+        Rng root(static_cast<uint64_t>(a.cfg.get_int("run.seed")));
+        return markov_env(a.cfg, game, root.derive("python"));
+      });
 
   m.def("load_agents", &load_agents, pyb::arg("run_dir"));
   m.def("_agents_act", [](PyAgents& a, int64_t i, const pyb::object& obs, bool sample) {
     if (!a.maddpg) throw UserError("act(): this run's agents are a speaker and a listener (use speaker/listener)");
-    auto& game = static_cast<MarkovGame&>(*a.env);
-    if (i < 0 || i >= game.num_agents())
-      throw UserError("agent " + std::to_string(i) + " does not exist: the game has agents 0.." +
-                      std::to_string(game.num_agents() - 1));
-    torch::Tensor o = to_tensor(obs, torch::kFloat32, "obs");
-    const int64_t D = game.agent_spec(i).obs_dim;
-    if (o.dim() != 2 || o.size(1) != D)
-      throw UserError("obs of agent " + std::to_string(i) + " must be [B, " + std::to_string(D) + "]");
+    check_agent(a, i);
+    torch::Tensor o = obs_tensor(a, i, obs);
     torch::NoGradGuard no_grad;
-    std::vector<int64_t> subs(size_t(o.size(0) * game.num_agents()), 0);
+    std::vector<int64_t> subs(size_t(o.size(0) * markov_of(a).num_agents()), 0);
     return to_numpy(a.maddpg->act(i, o, subs, sample, false));
   }, pyb::arg("agents"), pyb::arg("agent"), pyb::arg("obs"), pyb::arg("sample") = false,
      "MADDPG agent i's soft action [B, F*K + L*V] (action values, then message values) at obs [B, D_i].");
+  m.def("_reinforce_act", [](PyAgents& a, int64_t i, const pyb::object& obs, bool sample) {
+    if (!a.reinforce) throw UserError("_reinforce_act: not a reinforce run");
+    check_agent(a, i);
+    torch::Tensor o = obs_tensor(a, i, obs);
+    torch::NoGradGuard no_grad;
+    McgAgent& agent = a.reinforce->agent(i);
+    agent->eval();
+    PolicyOutput out = agent->forward(o);
+    // Greedy: the argmax of each factor / position, as evaluation with eval.sample=false plays;
+    // sampled: one draw per factor / position from the softmax (this object's own generator).
+    auto choose = [&](const torch::Tensor& logits) {
+      if (!sample) return logits.argmax(-1);
+      const int64_t B = logits.size(0), F = logits.size(1), K = logits.size(2);
+      return torch::multinomial(torch::softmax(logits, -1).reshape({B * F, K}), 1, false, a.gen).view({B, F});
+    };
+    pyb::dict d;
+    d["action"] = out.action_logits.defined() ? pyb::object(to_numpy(choose(out.action_logits))) : pyb::none();
+    d["message"] = out.message_logits.defined() ? pyb::object(to_numpy(choose(out.message_logits))) : pyb::none();
+    d["action_logits"] = out.action_logits.defined() ? pyb::object(to_numpy(out.action_logits)) : pyb::none();
+    d["message_logits"] = out.message_logits.defined() ? pyb::object(to_numpy(out.message_logits)) : pyb::none();
+    d["value"] = to_numpy(out.value);
+    return d;
+  }, pyb::arg("agents"), pyb::arg("agent"), pyb::arg("obs"), pyb::arg("sample") = false,
+     "Reinforce agent i at obs [B, D_i]: its action [B, F_i] and message [B, L_i] (greedy or sampled), logits, value.");
 }
 
 }  // namespace emcomm::py

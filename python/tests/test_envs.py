@@ -81,6 +81,52 @@ def test_matrix_turns_only_the_speaker_speaks_and_out_of_range_is_refused():
         env.step(np.zeros((8, 2, 1)) + 0.5, np.zeros((8, 2, 1), np.int64))
 
 
+def test_matrix_set_state_payoffs_give_the_rewards_they_imply():
+    env = emcomm.make_env("matrix", payoffs="random", n_acts=3, comm="simul", n_comm=2, adversarial=0.5)
+    env.reset(batch=4, seed=7)
+    rng = np.random.default_rng(0)
+    pay = rng.normal(size=(4, 2, 3, 3))
+    obs = env.set_state({"payoffs": pay})
+    np.testing.assert_array_equal(env.state()["payoffs"], pay)  # as set: the coefficient is not applied again
+    # agent i sees its own matrix (row = its action) then the other's, as the game documents
+    np.testing.assert_allclose(obs[0][:, :9], pay[:, 0].reshape(4, 9), rtol=1e-6)
+    np.testing.assert_allclose(obs[1][:, :9], pay[:, 1].transpose(0, 2, 1).reshape(4, 9), rtol=1e-6)
+    np.testing.assert_allclose(obs[1][:, 9:18], pay[:, 0].transpose(0, 2, 1).reshape(4, 9), rtol=1e-6)
+    env.step(np.zeros((4, 2, 1), np.int64), np.zeros((4, 2, 1), np.int64))  # both speak
+    a0, a1 = np.array([0, 1, 2, 2]), np.array([2, 0, 1, 2])
+    st = env.step(np.stack([a0, a1], 1)[:, :, None], np.zeros((4, 2, 1), np.int64))
+    want = np.stack([pay[np.arange(4), 0, a0, a1], pay[np.arange(4), 1, a0, a1]], 1)
+    np.testing.assert_allclose(st["reward"], want, rtol=1e-6)
+
+
+def test_matrix_set_state_first_speaker_and_heard_symbols():
+    env = emcomm.make_env("matrix", payoffs="fixed", payoff0="1,2,3,4", payoff1="5,6,7,8", comm="turns", n_comm=3)
+    env.reset(batch=2, seed=1)
+    env.set_state({"first_speaker": [1, 0]})
+    st = env.state()
+    np.testing.assert_array_equal(st["first_speaker"], [1, 0])
+    assert st["t"] == 0 and (st["heard"] == -1).all() and (st["said"] == -1).all()
+    # agent 1 speaks first in episode 0, agent 0 in episode 1: the other's entry is ignored
+    after = env.step(np.zeros((2, 2, 1), np.int64), np.array([[9, 2], [1, 9]])[:, :, None])
+    np.testing.assert_array_equal(env.state()["heard"], [[2, -1], [-1, 1]])
+    np.testing.assert_array_equal(after["speaks"], [[True, False], [False, True]])
+    # a heard symbol set by hand reaches the hearer's observation (one-hot after the payoffs)
+    obs = env.set_state({"heard": [[0, 2], [1, 1]]})
+    np.testing.assert_array_equal(obs[1][:, 8:11], [[0, 0, 1], [0, 1, 0]])
+    with pytest.raises(ValueError, match="before anyone has spoken"):
+        env.set_state({"first_speaker": [0, 0]})
+    with pytest.raises(ValueError, match=r"heard symbols must be -1 \(none\) or 0..2, got 3"):
+        env.set_state({"heard": [[3, 0], [0, 0]]})
+    with pytest.raises(ValueError, match=r"'payoffs' must have shape \[2, 2, 2, 2\]"):
+        env.set_state({"payoffs": np.zeros((2, 2, 3, 3))})
+    with pytest.raises(ValueError, match="unknown key 'positions'"):
+        env.set_state({"positions": np.zeros((2, 2, 2))})
+    simul = emcomm.make_env("matrix", comm="simul")
+    simul.reset(batch=1, seed=0)
+    with pytest.raises(ValueError, match="env.comm=turns only"):
+        simul.set_state({"first_speaker": [1]})
+
+
 def test_particle_action_one_pushes_plus_x():
     env = emcomm.make_env("particle", scenario="speaker_listener")
     env.reset(batch=2, seed=3)
