@@ -25,6 +25,16 @@ def mean_ci(values):
     return f"{mean:.3f} ± {half:.3f}"
 
 
+def read_between(path, begin, end):
+    """What lies between the `begin` and `end` markers of `path`, without the newlines next to
+    the markers; None when the markers are missing."""
+    with open(path) as f:
+        doc = f.read()
+    if begin not in doc or end not in doc:
+        return None
+    return doc.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+
+
 def replace_between(path, begin, end, text, tool):
     """Replaces what lies between the `begin` and `end` markers of `path` with `text`
     (a newline is added after `begin` and before `end` as needed); exits naming `tool`
