@@ -40,10 +40,6 @@ torch::Tensor onehots_of(const torch::Tensor& symbols, const ChannelSpec& spec) 
 
 namespace {
 
-torch::Tensor gumbel_noise(const torch::Tensor& like, at::Generator& gen) {
-  auto u = torch::empty_like(like).uniform_(0.0, 1.0, gen);
-  return -torch::log(-torch::log(u.clamp(1e-20, 1.0 - 1e-7)));
-}
 
 // Differentiable "still talking" weight per position for relaxed messages with EOS:
 // alive[t] = prod_{s<t} (1 - y_s[EOS]). For hard one-hots it equals alive_mask().
@@ -55,22 +51,28 @@ torch::Tensor soft_alive(const torch::Tensor& y) {
 
 }  // namespace
 
+SymbolSample gumbel_symbols(const torch::Tensor& logits, Relaxation relax, double tau, const torch::Tensor& uniform) {
+  EMCOMM_CHECK(relax == Relaxation::Gumbel || relax == Relaxation::StGumbel, "gumbel_symbols: a Gumbel relaxation");
+  auto noise = -torch::log(-torch::log(uniform.clamp(1e-20, 1.0 - 1e-7)));
+  auto soft = torch::softmax((logits + noise) / tau, -1);
+  SymbolSample out;
+  out.symbols = soft.argmax(-1);
+  if (relax == Relaxation::Gumbel) {
+    out.y = soft;
+  } else {
+    auto hard = torch::one_hot(out.symbols, logits.size(-1)).to(soft.dtype());
+    out.y = hard - soft.detach() + soft;  // forward hard, gradient of the soft sample
+  }
+  return out;
+}
+
 SymbolSample sample_symbols(const torch::Tensor& logits, Relaxation relax, double tau, at::Generator& gen) {
   const int64_t V = logits.size(-1);
   SymbolSample out;
   switch (relax) {
     case Relaxation::Gumbel:
-    case Relaxation::StGumbel: {
-      auto soft = torch::softmax((logits + gumbel_noise(logits, gen)) / tau, -1);
-      out.symbols = soft.argmax(-1);
-      if (relax == Relaxation::Gumbel) {
-        out.y = soft;
-      } else {
-        auto hard = torch::one_hot(out.symbols, V).to(soft.dtype());
-        out.y = hard - soft.detach() + soft;  // forward hard, gradient of the soft sample
-      }
-      break;
-    }
+    case Relaxation::StGumbel:
+      return gumbel_symbols(logits, relax, tau, torch::empty_like(logits).uniform_(0.0, 1.0, gen));
     case Relaxation::Reinforce: {
       auto probs = torch::log_softmax(logits, -1).exp();
       auto shape = logits.sizes().vec();

@@ -50,6 +50,9 @@ struct SymbolSample {
   torch::Tensor symbols, y;
 };
 SymbolSample sample_symbols(const torch::Tensor& logits, Relaxation relax, double tau, at::Generator& gen);
+// The Gumbel draw of sample_symbols() (relax Gumbel or StGumbel) from uniform noise in [0, 1)
+// shaped like logits, drawn beforehand: sample_symbols draws it with uniform_(0, 1, gen).
+SymbolSample gumbel_symbols(const torch::Tensor& logits, Relaxation relax, double tau, const torch::Tensor& uniform);
 
 // Applies the message rules (lengths, EOS masking, REINFORCE log-probabilities and entropies)
 // to the positions drawn by sample_symbols(): logits [B, L, V], sample.symbols [B, L]. An

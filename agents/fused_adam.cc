@@ -3,7 +3,10 @@
 #include <ATen/Parallel.h>
 #include <c10/util/string_utils.h>
 
+#include <algorithm>
 #include <cmath>
+#include <thread>
+#include <vector>
 
 namespace emcomm {
 
@@ -19,8 +22,8 @@ bool fusable(const torch::Tensor& p, const torch::optim::AdamOptions& o) {
 // at::parallel_for splits the range (same results with run.threads=1 or 2).
 void adam_pass(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
                int64_t n, float b1, float omb1, float b2, float omb2, float wd, float step_size,
-               float sqrt_bc2, float eps) {
-  at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
+               float sqrt_bc2, float eps, int threads) {
+  auto range = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float gi = wd != 0.0f ? g[i] + wd * p[i] : g[i];
       const float mi = m[i] * b1 + gi * omb1;
@@ -29,7 +32,17 @@ void adam_pass(float* __restrict p, const float* __restrict g, float* __restrict
       v[i] = vi;
       p[i] -= step_size * mi / (std::sqrt(vi) / sqrt_bc2 + eps);
     }
-  });
+  };
+  constexpr int64_t kPerThread = 1 << 17;  // below this a thread costs more than it saves
+  const int64_t parts = std::min<int64_t>(threads, n / kPerThread);
+  if (parts < 2) {
+    at::parallel_for(0, n, 1 << 16, range);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int64_t k = 1; k < parts; ++k) pool.emplace_back(range, n * k / parts, n * (k + 1) / parts);
+  range(0, n / parts);
+  for (auto& t : pool) t.join();
 }
 
 }  // namespace
@@ -72,7 +85,7 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
       adam_pass(p.data_ptr<float>(), p.grad().data_ptr<float>(), s.exp_avg().data_ptr<float>(),
                 s.exp_avg_sq().data_ptr<float>(), p.numel(), float(beta1), float(1 - beta1), float(beta2),
                 float(1 - beta2), float(o.weight_decay()), float(o.lr() / bc1), float(std::sqrt(bc2)),
-                float(o.eps()));
+                float(o.eps()), threads_);
       // Writes through data_ptr do not count as in-place operations: bump the version counters
       // so that caches keyed on them (agents/population.cc CollapseCache) see the change.
       p.unsafeGetTensorImpl()->bump_version();

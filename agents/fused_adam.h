@@ -16,6 +16,12 @@ class FusedAdam : public torch::optim::Adam {
  public:
   using torch::optim::Adam::Adam;
   torch::Tensor step(LossClosure closure = nullptr) override;
+  // Splits each large parameter's pass over this many threads of its own (LibTorch's intra-op
+  // pool stays as run.threads leaves it); elementwise, so the same results with any count.
+  void set_threads(int threads) { threads_ = threads; }
+
+ private:
+  int threads_ = 1;
 };
 
 }  // namespace emcomm

@@ -14,6 +14,17 @@ StackedLinearImpl::StackedLinearImpl(int64_t members, int64_t in, int64_t out) {
   bias = register_parameter("bias", torch::zeros({members, 1, out}));
 }
 
+StackedLinearImpl::StackedLinearImpl(const StackedLinearImpl& of, int64_t first, int64_t count) {
+  auto rows = [&](const torch::Tensor& param, const std::string& name) {
+    auto leaf = register_parameter(name, param.detach().narrow(0, first, count), param.requires_grad());
+    // Defined gradients accumulate in place (autograd's AccumulateGrad outside create_graph).
+    if (param.grad().defined()) leaf.mutable_grad() = param.grad().narrow(0, first, count);
+    return leaf;
+  };
+  weight = rows(of.weight, "weight");
+  bias = rows(of.bias, "bias");
+}
+
 torch::Tensor StackedLinearImpl::forward(const torch::Tensor& x) { return torch::baddbmm(bias, x, weight); }
 
 torch::Tensor StackedLinearImpl::forward_member(int64_t p, const torch::Tensor& x) {
@@ -96,6 +107,17 @@ PopSpeakerImpl::PopSpeakerImpl(int64_t members, int64_t input_dim, int64_t hidde
   l2_ = register_module("l2", StackedLinear(members, hidden, channel.max_len * channel.vocab_size));
 }
 
+PopSpeakerImpl::PopSpeakerImpl(const PopSpeakerImpl& of, int64_t first, int64_t count)
+    : members_(count), channel_(of.channel_), act_(of.act_) {
+  l1_ = register_module("l1", StackedLinear(*of.l1_, first, count));
+  l2_ = register_module("l2", StackedLinear(*of.l2_, first, count));
+}
+
+std::shared_ptr<PopSpeakerImpl> PopSpeakerImpl::slice(int64_t first, int64_t count) const {
+  EMCOMM_CHECK(first >= 0 && count > 0 && first + count <= members_, "speaker slice: members out of range");
+  return std::shared_ptr<PopSpeakerImpl>(new PopSpeakerImpl(*this, first, count));
+}
+
 torch::Tensor PopSpeakerImpl::forward(const torch::Tensor& input) {
   EMCOMM_CHECK(input.dim() == 3 && input.size(0) == members_, "speaker input must be [P, B, D]");
   const int64_t B = input.size(1), in = input.size(2), H = l1_->weight.size(2), out = l2_->weight.size(2);
@@ -151,6 +173,18 @@ PopListenerImpl::PopListenerImpl(int64_t members, ChannelSpec channel, int64_t h
     l2_ = register_module("l2", StackedLinear(members, hidden, embed));
     cand_ = register_module("cand", StackedLinear(members, task.candidate_dim, embed));
   }
+}
+
+PopListenerImpl::PopListenerImpl(const PopListenerImpl& of, int64_t first, int64_t count)
+    : members_(count), task_(of.task_), act_(of.act_) {
+  l1_ = register_module("l1", StackedLinear(*of.l1_, first, count));
+  l2_ = register_module("l2", StackedLinear(*of.l2_, first, count));
+  if (of.cand_) cand_ = register_module("cand", StackedLinear(*of.cand_, first, count));
+}
+
+std::shared_ptr<PopListenerImpl> PopListenerImpl::slice(int64_t first, int64_t count) const {
+  EMCOMM_CHECK(first >= 0 && count > 0 && first + count <= members_, "listener slice: members out of range");
+  return std::shared_ptr<PopListenerImpl>(new PopListenerImpl(*this, first, count));
 }
 
 torch::Tensor PopListenerImpl::forward(const torch::Tensor& onehots, const torch::Tensor& candidates) {

@@ -18,6 +18,11 @@ namespace emcomm {
 class StackedLinearImpl : public torch::nn::Module {
  public:
   StackedLinearImpl(int64_t members, int64_t in, int64_t out);
+  // Members [first, first + count) of `of`, sharing its memory: the parameters are leaves of
+  // their own whose gradients, where of's are defined, accumulate into the same rows of of's
+  // (a member-parallel step runs each slice's graph on its own thread; define and zero of's
+  // gradients first).
+  StackedLinearImpl(const StackedLinearImpl& of, int64_t first, int64_t count);
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor forward_member(int64_t p, const torch::Tensor& x);  // member p only: [B, in] -> [B, out]
   // Members [first, first + count): x [count, B, in] -> [count, B, out].
@@ -44,8 +49,11 @@ class PopSpeakerImpl : public SpeakerPopulationImpl {
   ChannelOutput speak(const torch::Tensor& input, Relaxation relax, double tau, at::Generator& gen) override;
   torch::Tensor teacher_logits(const torch::Tensor& input, const torch::Tensor&) override;
   torch::Tensor member_logits(int64_t p, const torch::Tensor& input) override { return forward_member(p, input); }
+  // Members [first, first + count) as a population of their own (StackedLinearImpl's slice).
+  std::shared_ptr<PopSpeakerImpl> slice(int64_t first, int64_t count) const;
 
  private:
+  PopSpeakerImpl(const PopSpeakerImpl& of, int64_t first, int64_t count);
   int64_t members_;
   StackedLinear l1_{nullptr}, l2_{nullptr};
   CollapseCache cache_;
@@ -72,8 +80,11 @@ class PopListenerImpl : public ListenerPopulationImpl {
   torch::Tensor forward_symbols(const torch::Tensor& symbols, const torch::Tensor& candidates = {});
   // Members [first, first + count) of a reconstruction listener on symbols [count, B, L].
   torch::Tensor forward_symbols_range(int64_t first, int64_t count, const torch::Tensor& symbols);
+  // Members [first, first + count) as a population of their own (StackedLinearImpl's slice).
+  std::shared_ptr<PopListenerImpl> slice(int64_t first, int64_t count) const;
 
  private:
+  PopListenerImpl(const PopListenerImpl& of, int64_t first, int64_t count);
   torch::Tensor head(const torch::Tensor& h1, const torch::Tensor& candidates);  // after the first layer
   int64_t members_;
   StackedLinear l1_{nullptr}, l2_{nullptr}, cand_{nullptr};

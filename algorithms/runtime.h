@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/config.h"
@@ -18,9 +19,30 @@ ConfigSchema build_schema();
 double matmul_gflops(int64_t n, double seconds, int64_t min_repeats = 1);
 // Sets OpenBLAS's own thread count when OpenBLAS is the loaded BLAS; false otherwise.
 bool set_blas_threads(int threads);
+// OpenBLAS's thread count, or 0 when another BLAS is loaded.
+int blas_threads();
+// OpenBLAS's pool at `threads` for a scope, the previous count put back after: for code that
+// runs its own threads, each calling BLAS (S2P's member threads).
+class ScopedBlasThreads {
+ public:
+  explicit ScopedBlasThreads(int threads) : previous_(blas_threads()) { set_blas_threads(threads); }
+  ~ScopedBlasThreads() {
+    if (previous_ > 0) set_blas_threads(previous_);
+  }
+  ScopedBlasThreads(const ScopedBlasThreads&) = delete;
+  ScopedBlasThreads& operator=(const ScopedBlasThreads&) = delete;
+
+ private:
+  int previous_;
+};
 // Applies run.threads: OpenBLAS's pool gets `threads` and LibTorch's intra-op pool 1 (with any
 // other BLAS, LibTorch gets them).
 void set_threads(int threads);
+// Runs work(0), ..., work(parts - 1) at once, work(0) on the calling thread and each other on a
+// thread of its own, with OpenBLAS at one thread meanwhile (each part calls BLAS itself); after
+// all have ended, rethrows the first part's exception if any threw. Grad mode and other
+// thread-local settings start at their defaults in the new threads.
+void run_parts(int64_t parts, const std::function<void(int64_t)>& work);
 // Where sgemm comes from (the shared library path), e.g. .../openblas-pthread/libblas.so.3.
 std::string blas_library();
 

@@ -8,6 +8,8 @@
 #include <tuple>
 
 #include "agents/fused_adam.h"
+#include "agents/population.h"
+#include "algorithms/runtime.h"
 #include "algorithms/selfplay.h"
 #include "algorithms/signal_log.h"
 #include "algorithms/state_archive.h"
@@ -248,6 +250,7 @@ S2P::Options S2P::Options::from(const Config& cfg) {
   o.selfplay_after_seed = cfg.get_string("s2p.selfplay_data") == "after_seed";
   o.probes_first = cfg.get_string("s2p.probes") == "first";
   o.eval_each_round = cfg.get_bool("s2p.eval_each_round");
+  if (cfg.has("run.threads")) o.threads = cfg.get_int("run.threads");
   if (o.imitate_every > 0 && o.population < 2)
     throw UserError("population.imitate_every=" + std::to_string(o.imitate_every) +
                     " needs population.size of at least 2");
@@ -332,12 +335,17 @@ void restore_parameters(std::initializer_list<torch::nn::Module*> modules, const
 
 void S2P::reset_optimizers() {
   const auto adam = torch::optim::AdamOptions(opt_.lr);
-  speaker_opt_ = std::make_unique<FusedAdam>(speaker_->parameters(), adam);
-  listener_opt_ = std::make_unique<FusedAdam>(listener_->parameters(), adam);
+  auto fused = [&](const std::vector<torch::Tensor>& params) {
+    auto o = std::make_unique<FusedAdam>(params, adam);
+    o->set_threads(int(opt_.threads));
+    return o;
+  };
+  speaker_opt_ = fused(speaker_->parameters());
+  listener_opt_ = fused(listener_->parameters());
   if (opt_.per_update_optimizers) {  // the speaker's and listener's parameters are disjoint (a shared
     auto all = speaker_->parameters();  // encoder belongs to the listener alone)
     for (auto& p : listener_->parameters()) all.push_back(p);
-    selfplay_opt_ = std::make_unique<FusedAdam>(all, adam);
+    selfplay_opt_ = fused(all);
   }
 }
 
@@ -353,8 +361,8 @@ torch::Tensor S2P::human_channel_messages(const SignalBatch& batch) const {
   return out;
 }
 
-SignalBatch S2P::repeat_for_members(const SignalBatch& b) const {
-  const int64_t P = opt_.population;
+SignalBatch S2P::repeat_for_members(const SignalBatch& b, int64_t members) const {
+  const int64_t P = members > 0 ? members : opt_.population;
   auto rep = [P](const torch::Tensor& t) {
     if (!t.defined()) return t;
     std::vector<int64_t> times(t.dim(), 1);
@@ -368,12 +376,12 @@ SignalBatch S2P::repeat_for_members(const SignalBatch& b) const {
   return r;
 }
 
-torch::Tensor S2P::listen(const torch::Tensor& symbols, const torch::Tensor& candidates) {
+torch::Tensor S2P::listen(ListenerPopulationImpl& lis, const torch::Tensor& symbols, const torch::Tensor& candidates) {
   if (!opt_.channel.eos)
-    if (auto* linear = dynamic_cast<PopListenerImpl*>(listener_.get())) return linear->forward_symbols(symbols, candidates);
+    if (auto* linear = dynamic_cast<PopListenerImpl*>(&lis)) return linear->forward_symbols(symbols, candidates);
   const int64_t P = symbols.size(0), B = symbols.size(1);
   auto oh = onehots_of(symbols.reshape({P * B, -1}), opt_.channel);
-  return listener_->forward(oh.view({P, B, oh.size(1), oh.size(2)}), candidates);
+  return lis.forward(oh.view({P, B, oh.size(1), oh.size(2)}), candidates);
 }
 
 torch::Tensor S2P::flat(const torch::Tensor& t) {  // [P, B, ...] -> [P*B, ...]
@@ -389,6 +397,8 @@ double S2P::selfplay_update(bool speaker_frozen) {
   const int64_t P = opt_.population, B = opt_.batch_size;
   SignalBatch batch = opt_.selfplay_after_seed ? game_->sample_from(Split::Train, opt_.seed_size, B, data_rng_)
                                                : game_->sample(Split::Train, B, data_rng_);
+  selfplay_parts_ = 1;
+  if (can_split_selfplay(speaker_frozen)) return selfplay_update_split(batch);
   ChannelOutput msg;
   {
     std::optional<torch::NoGradGuard> frozen;  // a frozen speaker's messages carry no gradient
@@ -432,6 +442,63 @@ double S2P::selfplay_update(bool speaker_frozen) {
   listener_opt_->step();
   if (!speaker_frozen) speaker_opt_->step();
   return per.mean().item<double>();
+}
+
+bool S2P::can_split_selfplay(bool speaker_frozen) const {
+  return member_threads() && !opt_.uniform_pairing && !speaker_frozen &&
+         (opt_.relaxation == Relaxation::Gumbel || opt_.relaxation == Relaxation::StGumbel) &&
+         dynamic_cast<const PopSpeakerImpl*>(speaker_.get()) && dynamic_cast<const PopListenerImpl*>(listener_.get());
+}
+
+std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>> S2P::member_slices(
+    int64_t parts) const {
+  auto& speaker = dynamic_cast<PopSpeakerImpl&>(*speaker_);
+  auto& listener = dynamic_cast<PopListenerImpl&>(*listener_);
+  const int64_t P = opt_.population;
+  std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>> out;
+  for (int64_t k = 0; k < parts; ++k) {
+    const int64_t first = P * k / parts, count = P * (k + 1) / parts - first;
+    out.emplace_back(speaker.slice(first, count), listener.slice(first, count));
+  }
+  return out;
+}
+
+double S2P::selfplay_update_split(const SignalBatch& batch) {
+  const int64_t P = opt_.population, B = opt_.batch_size, L = opt_.channel.max_len, V = opt_.channel.vocab_size;
+  auto& speaker = dynamic_cast<PopSpeakerImpl&>(*speaker_);
+  auto& listener = dynamic_cast<PopListenerImpl&>(*listener_);
+  // The noise selfplay_update's speak() draws, in the same order from the same generator.
+  const auto uniform = torch::empty({P * B, L, V}).uniform_(0.0, 1.0, gen_);
+  auto params = speaker.parameters();
+  for (auto& p : listener.parameters()) params.push_back(p);
+  for (auto& p : params) {  // zero_grad, with the gradients defined: the slices write into them
+    if (p.grad().defined()) p.mutable_grad().zero_();
+    else p.mutable_grad() = torch::zeros_like(p);
+  }
+  const int64_t parts = std::min<int64_t>(opt_.threads, P);
+  selfplay_parts_ = parts;
+  std::vector<torch::Tensor> per(static_cast<size_t>(parts));
+  const auto slices = member_slices(parts);
+  run_parts(parts, [&](int64_t k) {
+    auto& [spk, lis] = slices[size_t(k)];
+    const int64_t f = P * k / parts, n = spk->members();
+    auto logits = spk->teacher_logits(batch.sender_input, {});  // [n, B, L, V]
+    auto flat_logits = logits.view({n * B, L, V});
+    auto msg = finish_message(flat_logits, gumbel_symbols(flat_logits, opt_.relaxation, opt_.temperature,
+                                                          uniform.narrow(0, f * B, n * B)),
+                              opt_.relaxation, opt_.channel);
+    auto out = lis->forward(msg.onehots.view({n, B, L, V}), batch.receiver_input);
+    auto loss = game_->loss(flat(out), repeat_for_members(batch, n)).view({n, B});
+    loss.mean(1).sum().backward();
+    per[size_t(k)] = loss.detach();
+  });
+  if (selfplay_opt_) {
+    selfplay_opt_->step();
+  } else {
+    listener_opt_->step();
+    speaker_opt_->step();
+  }
+  return torch::cat(per).mean().item<double>();
 }
 
 double S2P::supervised_listener_update() {
@@ -498,6 +565,8 @@ void S2P::imitation_update() {
 }
 
 Metrics S2P::train_step(int64_t step) {
+  std::optional<ScopedBlasThreads> blas;
+  if (member_threads()) blas.emplace(1);
   if (!cursor_synced_) {  // resumed from a checkpoint written before the cursor was saved
     schedule_.seek(step - 1);
     cursor_synced_ = true;

@@ -147,6 +147,7 @@ class S2P : public Algorithm {
     bool selfplay_after_seed = false;  // s2p.selfplay_data=after_seed: self-play never sees a seed object
     bool probes_first = false;         // s2p.probes=first: eval sets are the first eval.size objects
     bool eval_each_round = false;      // s2p.eval_each_round: also evaluate at the end of every round
+    int64_t threads = 1;               // run.threads: self-play of independent pairs split by member
     static Options from(const Config& cfg);
   };
   static OptionSet option_set();
@@ -185,12 +186,26 @@ class S2P : public Algorithm {
   // Episodes played at evaluations so far (one per member and object: self-play, cross-play and
   // listener-on-human-message episodes each count one): evaluation work, for tests.
   int64_t eval_episodes() const { return eval_episodes_; }
+  // How many threads the last self-play step ran its members on (1: the batched step), for tests.
+  int64_t selfplay_parts() const { return selfplay_parts_; }
   // The cross-play sample: eval.crossplay_size objects spread evenly over the val eval set.
   SignalBatch crossplay_sample() const;
 
  private:
   state::SignalPairState pair_state();  // the checkpointed state shared with selfplay/s2p
   double selfplay_update(bool speaker_frozen);
+  // The self-play step of independent linear pairs with Gumbel messages, its members split over
+  // opt_.threads threads (each slice's graph on its own thread, one BLAS thread each); the
+  // same arithmetic per member as selfplay_update, so the same parameters up to float rounding.
+  bool can_split_selfplay(bool speaker_frozen) const;
+  // run.threads > 1 with a population: the run's threads go to members (self-play slices, Adam),
+  // and OpenBLAS stays at one thread inside train_step/evaluate (its spinning pool would
+  // compete with them).
+  bool member_threads() const { return opt_.threads > 1 && opt_.population > 1; }
+  double selfplay_update_split(const SignalBatch& batch);
+  // Members split into `parts` consecutive slices (PopSpeakerImpl::slice), linear populations only.
+  std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>> member_slices(
+      int64_t parts) const;
   double supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
                                    const torch::Tensor& member_mask);
   double supervised_listener_update();
@@ -214,7 +229,11 @@ class S2P : public Algorithm {
     double listener_human = 0, speaker_match = 0, token_acc = 0;
     torch::Tensor symbols, out, correct;
   };
+  // Members on threads of their own when member_threads(); the same figures either way.
   SetPlay play_set(const SignalBatch& set, int64_t keep, bool human);
+  struct PlayTotals;
+  PlayTotals play_members(SpeakerPopulationImpl& spk, ListenerPopulationImpl& lis, int64_t count,
+                          const SignalBatch& set, int64_t keep, bool human);
   Metrics evaluate_set(const SignalBatch& set, const std::string& split, int64_t keep, SetPlay* play);
   // The [P, P] cross-play accuracies (speaker row, listener column) on `sample`: the diagonal
   // and, for each of `shifts` (in 1..P-1), listener l with speaker (l + shift) % P; NaN elsewhere.
@@ -224,11 +243,14 @@ class S2P : public Algorithm {
   std::vector<int64_t> crossplay_shifts(int64_t step) const;
   void log_rows_and_cic(const SignalBatch& set, const std::string& split, const SetPlay& play, int64_t rows,
                         int64_t step, RunWriter& log);
-  SignalBatch repeat_for_members(const SignalBatch& b) const;
+  SignalBatch repeat_for_members(const SignalBatch& b, int64_t members = 0) const;  // 0: the population
   // Every listener p on its message symbols[p] ([P, B, L] int64) -> [P, B, ...]: gathered first
   // layer for linear listeners on fixed-length messages (PopListener::forward_symbols), one-hots
   // otherwise.
-  torch::Tensor listen(const torch::Tensor& symbols, const torch::Tensor& candidates);
+  torch::Tensor listen(const torch::Tensor& symbols, const torch::Tensor& candidates) {
+    return listen(*listener_, symbols, candidates);
+  }
+  torch::Tensor listen(ListenerPopulationImpl& lis, const torch::Tensor& symbols, const torch::Tensor& candidates);
   static torch::Tensor flat(const torch::Tensor& t);  // [P, B, ...] -> [P*B, ...]
 
   Options opt_;
@@ -250,6 +272,7 @@ class S2P : public Algorithm {
   StepPlan last_plan_;
   int64_t imitate_left_ = 0, imitate_best_ = 0;
   int64_t eval_episodes_ = 0;
+  int64_t selfplay_parts_ = 1;
   Rng stop_rng_{0};               // s2p.phase_stop: the val batches of the stop checks
   bool cursor_synced_ = true;     // false after loading a checkpoint without the schedule cursor
   bool round_ended_ = false;      // the last step ended a round (s2p.eval_each_round)

@@ -9,9 +9,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
+#include "agents/population.h"
 #include "algorithms/interrupt.h"
 #include "algorithms/s2p.h"
+#include "algorithms/runtime.h"
+
+#include <optional>
 #include "algorithms/signal_log.h"
 #include "core/errors.h"
 
@@ -59,58 +64,100 @@ SignalBatch S2P::crossplay_sample() const {
   return s;
 }
 
-S2P::SetPlay S2P::play_set(const SignalBatch& set, int64_t keep, bool human) {
-  torch::NoGradGuard no_grad;
-  speaker_->eval();
-  listener_->eval();
-  const int64_t P = opt_.population, B = set.size(), L = opt_.channel.max_len, V = opt_.channel.vocab_size;
-  const int64_t chunk = std::max<int64_t>(1, kEvalChunkElements / (P * L * V));
-  keep = std::min(keep, B);
-  SetPlay r;
-  auto correct_sum = torch::zeros({P}, torch::kFloat64);
+// What members [first, first + count) of `spk` and `lis` do on a set: play_set's sums before
+// they are divided, so that member slices played on their own threads add up.
+struct S2P::PlayTotals {
+  torch::Tensor correct_sum;  // [count] float64
   double human_correct = 0, match = 0, token_same = 0, token_alive = 0;
-  std::vector<torch::Tensor> kept_symbols, kept_out, kept_correct;
+  int64_t episodes = 0;
+  std::vector<torch::Tensor> symbols, out, correct;  // the kept rows, chunk by chunk
+};
+
+S2P::PlayTotals S2P::play_members(SpeakerPopulationImpl& spk, ListenerPopulationImpl& lis, int64_t count,
+                                  const SignalBatch& set, int64_t keep, bool human) {
+  torch::NoGradGuard no_grad;  // per thread
+  const int64_t P = opt_.population, B = set.size(), L = opt_.channel.max_len, V = opt_.channel.vocab_size;
+  const int64_t chunk = std::max<int64_t>(1, kEvalChunkElements / (P * L * V));  // bounds all threads together
+  PlayTotals t;
+  t.correct_sum = torch::zeros({count}, torch::kFloat64);
   for (int64_t first = 0; first < B; first += chunk) {
     interrupt_point();
     const int64_t n = std::min(chunk, B - first);
     const SignalBatch c = slice_batch(set, first, n);
-    const SignalBatch rep = repeat_for_members(c);
-    auto symbols = speaker_->speak(c.sender_input, Relaxation::Greedy, 1.0, gen_).symbols.view({P, n, -1});
-    auto out = listen(symbols, c.receiver_input);
-    auto correct = game_->correct(flat(out), rep).view({P, n});
-    correct_sum += correct.to(torch::kFloat64).sum(1);
-    eval_episodes_ += P * n;
+    const SignalBatch rep = repeat_for_members(c, count);
+    auto symbols = spk.speak(c.sender_input, Relaxation::Greedy, 1.0, gen_).symbols.view({count, n, -1});
+    auto out = listen(lis, symbols, c.receiver_input);
+    auto correct = game_->correct(flat(out), rep).view({count, n});
+    t.correct_sum += correct.to(torch::kFloat64).sum(1);
+    t.episodes += count * n;
     if (first < keep) {
       const int64_t k = std::min(n, keep - first);
-      kept_symbols.push_back(symbols.narrow(1, 0, k));
-      kept_out.push_back(out.narrow(1, 0, k));
-      kept_correct.push_back(correct.narrow(1, 0, k));
+      t.symbols.push_back(symbols.narrow(1, 0, k));
+      t.out.push_back(out.narrow(1, 0, k));
+      t.correct.push_back(correct.narrow(1, 0, k));
     }
     if (!human) continue;
     auto words = human_channel_messages(c);
-    auto hout = listen(words.unsqueeze(0).expand({P, n, words.size(1)}), c.receiver_input);
-    human_correct += game_->correct(flat(hout), rep).to(torch::kFloat64).sum().item<double>();
-    eval_episodes_ += P * n;
+    auto hout = listen(lis, words.unsqueeze(0).expand({count, n, words.size(1)}), c.receiver_input);
+    t.human_correct += game_->correct(flat(hout), rep).to(torch::kFloat64).sum().item<double>();
+    t.episodes += count * n;
     // Caption exact match and token accuracy, both ignoring what follows an EOS: compare the
     // logging forms (-1 after the end) at the human message's positions (its EOS included).
-    auto said = symbols_for_log(flat(symbols), opt_.channel).view({P, n, -1});
+    auto said = symbols_for_log(flat(symbols), opt_.channel).view({count, n, -1});
     auto truth = symbols_for_log(words, opt_.channel).unsqueeze(0);
     auto same = said == truth;
-    match += same.all(2).to(torch::kFloat64).sum().item<double>();
+    t.match += same.all(2).to(torch::kFloat64).sum().item<double>();
     auto alive = alive_mask(words, opt_.channel).unsqueeze(0).to(torch::kFloat64);
-    token_same += (same.to(torch::kFloat64) * alive).sum().item<double>();
-    token_alive += alive.sum().item<double>() * double(P);
+    t.token_same += (same.to(torch::kFloat64) * alive).sum().item<double>();
+    t.token_alive += alive.sum().item<double>() * double(count);
   }
-  r.member_acc = correct_sum / double(std::max<int64_t>(B, 1));
+  return t;
+}
+
+S2P::SetPlay S2P::play_set(const SignalBatch& set, int64_t keep, bool human) {
+  speaker_->eval();
+  listener_->eval();
+  const int64_t P = opt_.population, B = set.size();
+  keep = std::min(keep, B);
+  std::vector<PlayTotals> parts;
+  if (member_threads() && dynamic_cast<PopSpeakerImpl*>(speaker_.get()) &&
+      dynamic_cast<PopListenerImpl*>(listener_.get())) {  // member slices on threads of their own
+    const int64_t n = std::min<int64_t>(opt_.threads, P);
+    parts.resize(size_t(n));
+    const auto slices = member_slices(n);
+    run_parts(n, [&](int64_t k) {
+      auto& [spk, lis] = slices[size_t(k)];
+      parts[size_t(k)] = play_members(*spk, *lis, spk->members(), set, keep, human);
+    });
+  } else {
+    parts.push_back(play_members(*speaker_, *listener_, P, set, keep, human));
+  }
+  SetPlay r;
+  std::vector<torch::Tensor> sums, symbols, out, correct;
+  double human_correct = 0, match = 0, token_same = 0, token_alive = 0;
+  for (auto& t : parts) {
+    sums.push_back(t.correct_sum);
+    human_correct += t.human_correct;
+    match += t.match;
+    token_same += t.token_same;
+    token_alive += t.token_alive;
+    eval_episodes_ += t.episodes;
+    if (!t.symbols.empty()) {  // members along dim 0, the kept rows along dim 1
+      symbols.push_back(torch::cat(t.symbols, 1));
+      out.push_back(torch::cat(t.out, 1));
+      correct.push_back(torch::cat(t.correct, 1));
+    }
+  }
+  r.member_acc = torch::cat(sums) / double(std::max<int64_t>(B, 1));
   if (human) {
     r.listener_human = human_correct / double(std::max<int64_t>(P * B, 1));
     r.speaker_match = match / double(std::max<int64_t>(P * B, 1));
     r.token_acc = token_alive > 0 ? token_same / token_alive : 0.0;
   }
-  if (!kept_symbols.empty()) {
-    r.symbols = torch::cat(kept_symbols, 1);
-    r.out = torch::cat(kept_out, 1);
-    r.correct = torch::cat(kept_correct, 1);
+  if (!symbols.empty()) {
+    r.symbols = torch::cat(symbols, 0);
+    r.out = torch::cat(out, 0);
+    r.correct = torch::cat(correct, 0);
   }
   return r;
 }
@@ -216,6 +263,8 @@ void S2P::log_rows_and_cic(const SignalBatch& set, const std::string& split, con
 }
 
 Metrics S2P::evaluate(int64_t step, RunWriter& log) {
+  std::optional<ScopedBlasThreads> blas;
+  if (member_threads()) blas.emplace(1);
   Metrics m;
   const int64_t P = opt_.population;
   for (Split s : kAllSplits) {
@@ -255,6 +304,8 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
 
 void S2P::log_final(int64_t, RunWriter& log) {
   if (!opt_.select_on_seed_val || best_params_.empty()) return;  // the last model is the one returned
+  std::optional<ScopedBlasThreads> blas;
+  if (member_threads()) blas.emplace(1);
   const int64_t step = int64_t(best_metrics_.at("selected_step"));
   // final_metrics has put the selected parameters back; greedy evaluation is deterministic, so
   // these figures are those summary.json reports.

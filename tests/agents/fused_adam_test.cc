@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <sstream>
+#include <type_traits>
 
 #include "agents/fused_adam.h"
 
@@ -30,9 +31,10 @@ struct Problem {
 };
 
 template <class Opt>
-std::vector<torch::Tensor> run(torch::optim::AdamOptions o, int64_t steps) {
+std::vector<torch::Tensor> run(torch::optim::AdamOptions o, int64_t steps, int threads = 1) {
   Problem pr(3);
   Opt opt(pr.params, o);
+  if constexpr (std::is_same_v<Opt, FusedAdam>) opt.set_threads(threads);
   for (int64_t t = 1; t <= steps; ++t) {
     opt.zero_grad();
     pr.backward(t, t % 4 == 0);
@@ -55,6 +57,16 @@ TEST_CASE("FusedAdam follows torch::optim::Adam's trajectory up to float roundin
       CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
       CHECK_FALSE(torch::equal(b[i], start.params[i]));  // it moved
     }
+  }
+}
+
+TEST_CASE("FusedAdam on threads of its own: the same parameters bit for bit", "[agents][adam]") {
+  // The 300001-element parameter is split in two (three asked for: at least 2^17 per thread).
+  auto o = torch::optim::AdamOptions(0.01).weight_decay(0.01);
+  auto a = run<FusedAdam>(o, 7, 1), b = run<FusedAdam>(o, 7, 2), c = run<FusedAdam>(o, 7, 3);
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(torch::equal(a[i], b[i]));
+    CHECK(torch::equal(a[i], c[i]));
   }
 }
 
