@@ -8,6 +8,7 @@
 #include <map>
 #include <tuple>
 
+#include "agents/fused_adam.h"
 #include "agents/modules.h"
 #include "algorithms/markov_eval.h"
 #include "algorithms/state_archive.h"
@@ -149,7 +150,7 @@ Reinforce::Reinforce(const Options& opt, std::shared_ptr<MarkovGame> game, Rng r
     }
     agents_.push_back(McgAgent(s, opt.hidden, opt.separate_message_net));
     init_linear_layers(*agents_.back(), init_gen);
-    opts_.push_back(std::make_unique<torch::optim::Adam>(agents_.back()->parameters(), torch::optim::AdamOptions(opt.lr)));
+    opts_.push_back(std::make_unique<FusedAdam>(agents_.back()->parameters(), torch::optim::AdamOptions(opt.lr)));
   }
   F_ = std::max<int64_t>(F_, 1);
   matrix_ = dynamic_cast<MatrixGame*>(game_.get());
@@ -163,7 +164,7 @@ Reinforce::Reinforce(const Options& opt, std::shared_ptr<MarkovGame> game, Rng r
     for (int64_t i = 0; i < N_; ++i) {
       probes_.push_back(ActionProbe(opt.hidden, matrix_->options().n_acts, matrix_->obs_dim()));
       init_linear_layers(*probes_.back(), probe_gen);
-      probe_opts_.push_back(std::make_unique<torch::optim::Adam>(
+      probe_opts_.push_back(std::make_unique<FusedAdam>(
           probes_.back()->parameters(), torch::optim::AdamOptions(opt.lr * opt.probe_lr_scale)));
     }
   }

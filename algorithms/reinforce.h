@@ -50,6 +50,7 @@
 #include "algorithms/algorithm.h"
 #include "algorithms/cic_probe.h"
 #include "agents/action_probe.h"
+#include "agents/fused_adam.h"
 #include "agents/markov_nets.h"
 #include "envs/markov_game.h"
 
@@ -136,10 +137,10 @@ class Reinforce : public Algorithm {
   Rng episode_rng_, eval_rng_, cic_rng_;
   at::Generator gen_;
   std::vector<McgAgent> agents_;
-  std::vector<std::unique_ptr<torch::optim::Adam>> opts_;
+  std::vector<std::unique_ptr<FusedAdam>> opts_;
   MatrixGame* matrix_ = nullptr;  // game_ when it is a matrix game (the observation's layout)
   std::vector<ActionProbe> probes_;
-  std::vector<std::unique_ptr<torch::optim::Adam>> probe_opts_;
+  std::vector<std::unique_ptr<FusedAdam>> probe_opts_;
 
   // `obs` [B, D] with this round's communication columns set to 0.
   torch::Tensor without_comm(const torch::Tensor& obs) const;
