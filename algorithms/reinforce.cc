@@ -20,15 +20,6 @@
 namespace emcomm {
 namespace {
 
-torch::Tensor masked_float(const torch::Tensor& m) { return m.to(torch::kFloat32); }
-
-// Samples (or takes the argmax of) logits [B, F, K] -> [B, F] int64.
-torch::Tensor choose(const torch::Tensor& logits, bool greedy, at::Generator& gen) {
-  if (greedy) return logits.argmax(-1);
-  const auto B = logits.size(0), F = logits.size(1), K = logits.size(2);
-  return torch::multinomial(torch::softmax(logits.detach(), -1).reshape({B * F, K}), 1, false, gen).view({B, F});
-}
-
 // Sum over factors of log pi(choice) and of the entropy: [B] each.
 std::pair<torch::Tensor, torch::Tensor> logp_entropy(const torch::Tensor& logits, const torch::Tensor& choice) {
   auto lp = torch::log_softmax(logits, -1);
@@ -38,6 +29,39 @@ std::pair<torch::Tensor, torch::Tensor> logp_entropy(const torch::Tensor& logits
 }
 
 }  // namespace
+
+void choose_heads(const std::vector<PolicyHead>& heads, bool greedy, at::Generator& gen) {
+  std::vector<torch::Tensor> probs;
+  int64_t total = 0;
+  for (const auto& h : heads) {
+    probs.push_back(greedy ? h.logits.detach().contiguous() : torch::softmax(h.logits.detach(), -1).contiguous());
+    total += h.logits.numel();
+  }
+  torch::Tensor q;
+  if (!greedy) q = torch::empty({total}, torch::kFloat32).exponential_(1, gen);
+  const float* qp = greedy ? nullptr : q.data_ptr<float>();
+  for (size_t h = 0; h < heads.size(); ++h) {
+    const int64_t B = heads[h].logits.size(0), F = heads[h].logits.size(1), K = heads[h].logits.size(2);
+    const float* p = probs[h].data_ptr<float>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t f = 0; f < F; ++f, p += K) {
+        int64_t best = 0;
+        if (greedy) {
+          for (int64_t k = 1; k < K; ++k)
+            if (p[k] > p[best]) best = k;
+        } else {
+          float top = -1;
+          for (int64_t k = 0; k < K; ++k) {
+            EMCOMM_CHECK(p[k] >= 0 && p[k] < INFINITY, "probability tensor contains either `inf`, `nan` or element < 0");
+            const float x = p[k] / qp[k];
+            if (x > top) top = x, best = k;
+          }
+          qp += K;
+        }
+        heads[h].out[b * heads[h].stride + f] = best;
+      }
+  }
+}
 
 ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Tensor& entropy_action,
                               const torch::Tensor& act_mask, const torch::Tensor& logp_message,
@@ -249,14 +273,15 @@ Reinforce::Rollout Reinforce::play(int64_t batch, bool eval, bool greedy, Rng& r
     auto actions = torch::zeros({batch, N_, F_}, torch::kInt64);
     auto messages = torch::zeros({batch, N_, L_}, torch::kInt64);
     std::vector<PolicyOutput> outs;
+    std::vector<PolicyHead> heads;  // in the order of the draws: agent 0's action, its message, agent 1's ...
     for (int64_t i = 0; i < N_; ++i) {
       PolicyOutput o = agents_[i](s.obs[i]);
-      if (o.action_logits.defined())
-        actions.select(1, i).narrow(1, 0, o.action_logits.size(1)).copy_(choose(o.action_logits, greedy, gen_));
+      if (o.action_logits.defined()) heads.push_back({o.action_logits, actions.data_ptr<int64_t>() + i * F_, N_ * F_});
       if (o.message_logits.defined())
-        messages.select(1, i).narrow(1, 0, o.message_logits.size(1)).copy_(choose(o.message_logits, greedy, gen_));
+        heads.push_back({o.message_logits, messages.data_ptr<int64_t>() + i * L_, N_ * L_});
       outs.push_back(o);
     }
+    choose_heads(heads, greedy, gen_);
     r.out.push_back(outs);
     r.actions.push_back(actions);
     r.messages.push_back(messages);
@@ -269,39 +294,41 @@ Reinforce::Rollout Reinforce::play(int64_t batch, bool eval, bool greedy, Rng& r
 
 Metrics Reinforce::train_step(int64_t) {
   for (auto& a : agents_) a->train();
-  Rollout r = play(opt_.batch_size, false, false, episode_rng_);
-  const int64_t T = r.steps();
+  Rollout r;
+  {
+    // Played without the graph: the update recomputes each agent's outputs of all T steps in one
+    // forward pass below (the same numbers: same weights, same observations).
+    torch::NoGradGuard no_grad;
+    r = play(opt_.batch_size, false, false, episode_rng_);
+  }
+  const int64_t T = r.steps(), B = opt_.batch_size;
   // Return from step t to the end: reverse cumulative sum over t.
   auto ret = r.rewards.flip(0).cumsum(0).flip(0);  // [T, B, N]
-  torch::Tensor total = torch::zeros({});
+  // Every step's choices and masks, stacked once for all agents: [T, B, N, F], [T, B, N, L], [T, B, N].
+  auto actions = torch::stack(r.actions), messages = torch::stack(r.messages);
+  std::vector<torch::Tensor> acts, speaks;
+  for (int64_t t = 0; t < T; ++t) acts.push_back(r.states[t].acts), speaks.push_back(r.states[t].speaks);
+  auto act_mask = torch::stack(acts).to(torch::kFloat32), speak_mask = torch::stack(speaks).to(torch::kFloat32);
   Metrics m;
   if (!probes_.empty()) m = probe_accuracy(r);  // before any update, as the agents acted
+  torch::Tensor total;
   double value_loss = 0;
   for (int64_t i = 0; i < N_; ++i) {
-    std::vector<torch::Tensor> lpa, ea, ma, lpm, em, ms, v;
-    for (int64_t t = 0; t < T; ++t) {
-      const PolicyOutput& o = r.out[t][i];
-      auto zeros = torch::zeros({opt_.batch_size});
-      if (o.action_logits.defined()) {
-        auto [lp, e] = logp_entropy(o.action_logits, r.actions[t].select(1, i).narrow(1, 0, o.action_logits.size(1)));
-        lpa.push_back(lp), ea.push_back(e);
-      } else {
-        lpa.push_back(zeros), ea.push_back(zeros);
-      }
-      if (o.message_logits.defined()) {
-        auto [lp, e] = logp_entropy(o.message_logits, r.messages[t].select(1, i).narrow(1, 0, o.message_logits.size(1)));
-        lpm.push_back(lp), em.push_back(e);
-      } else {
-        lpm.push_back(zeros), em.push_back(zeros);
-      }
-      ma.push_back(masked_float(r.states[t].acts.select(1, i)));
-      ms.push_back(masked_float(r.states[t].speaks.select(1, i)));
-      v.push_back(o.value);
-    }
-    ReinforceTerms terms = reinforce_loss(torch::stack(lpa), torch::stack(ea), torch::stack(ma), torch::stack(lpm),
-                                          torch::stack(em), torch::stack(ms), torch::stack(v),
-                                          ret.select(2, i), opt_.coefs);
-    total = total + terms.total;
+    std::vector<torch::Tensor> obs;
+    for (int64_t t = 0; t < T; ++t) obs.push_back(r.states[t].obs[i]);
+    const PolicyOutput o = agents_[i](torch::cat(obs));  // [T B, ...], step-major
+    // Sum over factors (positions) of log pi of the choice and of the entropy, [T, B] each.
+    auto terms_of = [&](const torch::Tensor& logits, const torch::Tensor& chosen) -> std::pair<torch::Tensor, torch::Tensor> {
+      if (!logits.defined()) return {torch::zeros({T, B}), torch::zeros({T, B})};
+      const int64_t F = logits.size(1);
+      auto [lp, e] = logp_entropy(logits, chosen.select(2, i).narrow(2, 0, F).reshape({T * B, F}));
+      return {lp.view({T, B}), e.view({T, B})};
+    };
+    auto [lpa, ea] = terms_of(o.action_logits, actions);
+    auto [lpm, em] = terms_of(o.message_logits, messages);
+    ReinforceTerms terms = reinforce_loss(lpa, ea, act_mask.select(2, i), lpm, em, speak_mask.select(2, i),
+                                          o.value.view({T, B}), ret.select(2, i), opt_.coefs);
+    total = i == 0 ? terms.total : total + terms.total;
     value_loss += terms.value.item<double>();
   }
   for (auto& o : opts_) o->zero_grad();

@@ -88,6 +88,21 @@ ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Ten
                               const torch::Tensor& entropy_message, const torch::Tensor& speak_mask,
                               const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& coefs);
 
+// One step's choices of one head (an agent's action factors or message positions), written into
+// the step's actions [B, N, F] or messages [B, N, L] (int64, contiguous).
+struct PolicyHead {
+  torch::Tensor logits;  // [B, F, K] (or [B, L, V])
+  int64_t* out;          // the agent's first slot of episode 0 in that tensor
+  int64_t stride;        // slots per episode in that tensor (N F or N L)
+};
+
+// Samples (or takes the argmax of) every head. Sampling draws what torch::multinomial(softmax(logits)
+// .reshape({B * F, K}), 1, false, gen) called head by head draws: LibTorch 1.13's path without
+// replacement takes argmax_k p_k / q_k with q ~ Exp(1), one number per element in row-major order,
+// so one exponential_ over the elements of all heads gives the same numbers in the same order,
+// without that call's dozen small ops per head. Greedy: the argmax of the logits.
+void choose_heads(const std::vector<PolicyHead>& heads, bool greedy, at::Generator& gen);
+
 class Reinforce : public Algorithm {
  public:
   struct Options {

@@ -1,7 +1,11 @@
 // The REINFORCE/A2C learner of Markov games: its loss on a hand-checked batch, the message
 // ablation, determinism, and that it learns to use cheap talk where the game needs it.
+#include <ATen/CPUGeneratorImpl.h>
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
+
+#include <cmath>
+#include <tuple>
 
 #include "algorithms/reinforce.h"
 #include "envs/matrix/matrix.h"
@@ -189,4 +193,50 @@ TEST_CASE("reinforce: same seed same results, another seed differs", "[reinforce
   };
   CHECK(run(3) == run(3));
   CHECK(run(3) != run(4));
+}
+
+TEST_CASE("reinforce: choose_heads draws what torch::multinomial draws head by head, from the same stream",
+          "[reinforce]") {
+  // Two agents' action and message heads of one step, as play() lays them out: [B, N, F] and [B, N, L].
+  const int64_t B = 50, N = 2, F = 2, L = 3;
+  torch::manual_seed(7);
+  std::vector<torch::Tensor> logits = {torch::randn({B, F, 2}) * 3, torch::randn({B, L, 5}) * 3,
+                                       torch::randn({B, 1, 2}) * 3, torch::randn({B, L, 5}) * 3};
+  auto run = [&](bool greedy) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    auto actions = torch::full({B, N, F}, -1, torch::kInt64), messages = torch::full({B, N, L}, -1, torch::kInt64);
+    choose_heads({{logits[0], actions.data_ptr<int64_t>(), N * F},
+                  {logits[1], messages.data_ptr<int64_t>(), N * L},
+                  {logits[2], actions.data_ptr<int64_t>() + F, N * F},
+                  {logits[3], messages.data_ptr<int64_t>() + L, N * L}},
+                 greedy, gen);
+    return std::make_tuple(actions, messages, torch::rand({4}, gen));  // the stream after the draws
+  };
+  auto want = [&](bool greedy) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    std::vector<torch::Tensor> c;
+    for (const auto& l : logits) {
+      const auto K = l.size(2);
+      c.push_back(greedy ? l.argmax(-1)
+                         : torch::multinomial(torch::softmax(l, -1).reshape({-1, K}), 1, false, gen).view({B, -1}));
+    }
+    auto actions = torch::full({B, N, F}, -1, torch::kInt64), messages = torch::full({B, N, L}, -1, torch::kInt64);
+    actions.select(1, 0).copy_(c[0]);
+    messages.select(1, 0).copy_(c[1]);
+    actions.select(1, 1).narrow(1, 0, 1).copy_(c[2]);
+    messages.select(1, 1).copy_(c[3]);
+    return std::make_tuple(actions, messages, torch::rand({4}, gen));
+  };
+  for (bool greedy : {false, true}) {
+    auto [a, m, next] = run(greedy);
+    auto [a_want, m_want, next_want] = want(greedy);
+    CHECK(torch::equal(a, a_want));
+    CHECK(torch::equal(m, m_want));
+    CHECK(torch::equal(next, next_want));
+  }
+  // Not a probability: the error torch::multinomial gives.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  auto out = torch::zeros({1, 1, 1}, torch::kInt64);
+  auto bad = torch::full({1, 1, 2}, std::nan(""));
+  CHECK_THROWS_WITH(choose_heads({{bad, out.data_ptr<int64_t>(), 1}}, false, gen), Catch::Contains("nan"));
 }
