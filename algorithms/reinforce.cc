@@ -18,17 +18,6 @@
 #include "metrics/metrics.h"
 
 namespace emcomm {
-namespace {
-
-// Sum over factors of log pi(choice) and of the entropy: [B] each.
-std::pair<torch::Tensor, torch::Tensor> logp_entropy(const torch::Tensor& logits, const torch::Tensor& choice) {
-  auto lp = torch::log_softmax(logits, -1);
-  auto logp = lp.gather(2, choice.unsqueeze(2)).squeeze(2).sum(1);
-  auto ent = -(lp.exp() * lp).sum(2).sum(1);
-  return {logp, ent};
-}
-
-}  // namespace
 
 void choose_heads(const std::vector<PolicyHead>& heads, bool greedy, at::Generator& gen) {
   std::vector<torch::Tensor> probs;
@@ -101,6 +90,136 @@ ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Ten
   t.total = t.action - c.entropy * t.entropy_action + c.value * t.value;
   if (c.train_message) t.total = t.total + c.message * t.message - c.entropy * t.entropy_message;
   return t;
+}
+
+namespace {
+
+// One head's log-softmax over T B rows of F factors (positions): log pi of the choice and the
+// entropy, each summed over factors, per row ([T B] doubles), and the log-probabilities kept.
+struct HeadStats {
+  std::vector<double> logp, entropy, lp;  // lp: [T B, F, K]
+  torch::Tensor logits, chosen;           // contiguous float32 / int64
+  int64_t F = 0, K = 0;
+};
+
+HeadStats head_stats(const torch::Tensor& logits, const torch::Tensor& chosen, int64_t rows) {
+  HeadStats s;
+  s.logp.assign(rows, 0.0);
+  s.entropy.assign(rows, 0.0);
+  if (!logits.defined()) return s;
+  s.logits = logits.detach().to(torch::kFloat32).contiguous();
+  s.chosen = chosen.to(torch::kInt64).contiguous();
+  s.F = logits.size(-2), s.K = logits.size(-1);
+  EMCOMM_CHECK(s.logits.numel() == rows * s.F * s.K && s.chosen.numel() == rows * s.F, "reinforce_loss_grad: shapes");
+  s.lp.resize(rows * s.F * s.K);
+  const float* z = s.logits.data_ptr<float>();
+  const int64_t* c = s.chosen.data_ptr<int64_t>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t f = 0; f < s.F; ++f) {
+      const int64_t row = r * s.F + f;
+      const float* zr = z + row * s.K;
+      double* lp = &s.lp[row * s.K];
+      double top = zr[0], sum = 0;
+      for (int64_t k = 1; k < s.K; ++k) top = std::max(top, double(zr[k]));
+      for (int64_t k = 0; k < s.K; ++k) sum += std::exp(double(zr[k]) - top);
+      const double lse = top + std::log(sum);
+      double h = 0;
+      for (int64_t k = 0; k < s.K; ++k) {
+        lp[k] = double(zr[k]) - lse;
+        h -= std::exp(lp[k]) * lp[k];
+      }
+      s.logp[r] += lp[c[row]];
+      s.entropy[r] += h;
+    }
+  return s;
+}
+
+// d/dz of w_pg log pi(choice) + w_ent H, per row: w_pg (1[k = c] - p_k) - w_ent p_k (log p_k + H_f).
+torch::Tensor head_grad(const HeadStats& s, const std::vector<double>& w_pg, const std::vector<double>& w_ent) {
+  if (!s.logits.defined()) return {};
+  auto g = torch::empty_like(s.logits);
+  float* out = g.data_ptr<float>();
+  const int64_t* c = s.chosen.data_ptr<int64_t>();
+  for (size_t r = 0; r < w_pg.size(); ++r)
+    for (int64_t f = 0; f < s.F; ++f) {
+      const int64_t row = int64_t(r) * s.F + f;
+      const double* lp = &s.lp[row * s.K];
+      double h = 0;
+      for (int64_t k = 0; k < s.K; ++k) h -= std::exp(lp[k]) * lp[k];
+      for (int64_t k = 0; k < s.K; ++k) {
+        const double p = std::exp(lp[k]);
+        out[row * s.K + k] = float(w_pg[r] * ((k == c[row] ? 1.0 : 0.0) - p) - w_ent[r] * p * (lp[k] + h));
+      }
+    }
+  return g;
+}
+
+std::vector<double> doubles(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+}  // namespace
+
+ReinforceGrad reinforce_loss_grad(const torch::Tensor& action_logits, const torch::Tensor& actions,
+                                  const torch::Tensor& act_mask, const torch::Tensor& message_logits,
+                                  const torch::Tensor& messages, const torch::Tensor& speak_mask,
+                                  const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& c) {
+  const int64_t T = ret.size(0), B = ret.size(1), R = T * B;
+  const double inv_b = 1.0 / double(B);
+  const HeadStats act = head_stats(action_logits, actions, R), msg = head_stats(message_logits, messages, R);
+  const std::vector<double> ma = doubles(act_mask), ms = doubles(speak_mask), v = doubles(value), g = doubles(ret);
+  const bool tm = c.train_message;
+  std::vector<double> pg_a(R), pg_m(R), ent_a(R), ent_m(R), dv(R, 0.0);
+  double action = 0, message = 0, h_action = 0, h_message = 0, value_term = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    h_action += ma[r] * act.entropy[r] * inv_b;
+    h_message += ms[r] * msg.entropy[r] * inv_b;
+    ent_a[r] = -c.entropy * ma[r] * inv_b;
+    ent_m[r] = tm ? -c.entropy * ms[r] * inv_b : 0.0;
+  }
+  if (c.baseline == Baseline::BatchMean) {
+    // Per kind of step (mask M): the policy term against Vbar = sum M V / n (undetached: it moves
+    // V by M_i / n times sum M log pi / B) and the value term sum M ((V - Gbar)^2 + var(G)) / B.
+    auto kind = [&](const std::vector<double>& m, const HeadStats& s, double coef, bool fit, std::vector<double>& pg,
+                    double& policy, double& vterm) {
+      double n = 0, mv = 0, mg = 0, slogp = 0;
+      for (int64_t r = 0; r < R; ++r) n += m[r], mv += m[r] * v[r], mg += m[r] * g[r], slogp += m[r] * s.logp[r];
+      n = std::max(n, 1.0);
+      const double vbar = mv / n, gbar = mg / n;
+      double var = 0;
+      for (int64_t r = 0; r < R; ++r) var += m[r] * (g[r] - gbar) * (g[r] - gbar);
+      var /= n;
+      for (int64_t r = 0; r < R; ++r) {
+        policy -= m[r] * (g[r] - vbar) * s.logp[r] * inv_b;
+        vterm += m[r] * ((v[r] - gbar) * (v[r] - gbar) + var) * inv_b;
+        pg[r] = -coef * m[r] * (g[r] - vbar) * inv_b;
+        dv[r] += coef * m[r] * slogp / (n * double(B)) + (fit ? c.value * 2 * m[r] * (v[r] - gbar) * inv_b : 0.0);
+      }
+    };
+    double va = 0, vm = 0;
+    kind(ma, act, 1.0, true, pg_a, action, va);
+    kind(ms, msg, tm ? c.message : 0.0, tm, pg_m, message, vm);
+    value_term = tm ? va + vm : va;
+  } else {
+    for (int64_t r = 0; r < R; ++r) {
+      const double adv = g[r] - v[r], fit = tm ? std::min(ma[r] + ms[r], 1.0) : ma[r];
+      action -= ma[r] * adv * act.logp[r] * inv_b;
+      message -= ms[r] * adv * msg.logp[r] * inv_b;
+      value_term += fit * adv * adv * inv_b;
+      pg_a[r] = -ma[r] * adv * inv_b;
+      pg_m[r] = tm ? -c.message * ms[r] * adv * inv_b : 0.0;
+      dv[r] = -2 * c.value * fit * adv * inv_b;
+    }
+  }
+  ReinforceGrad out;
+  out.total = action - c.entropy * h_action + c.value * value_term;
+  if (tm) out.total += c.message * message - c.entropy * h_message;
+  out.value_loss = value_term;
+  out.action_logits = head_grad(act, pg_a, ent_a);
+  out.message_logits = head_grad(msg, pg_m, ent_m);
+  out.value = torch::tensor(std::vector<float>(dv.begin(), dv.end())).view(value.sizes());
+  return out;
 }
 
 OptionSet Reinforce::option_set() {
@@ -311,31 +430,33 @@ Metrics Reinforce::train_step(int64_t) {
   auto act_mask = torch::stack(acts).to(torch::kFloat32), speak_mask = torch::stack(speaks).to(torch::kFloat32);
   Metrics m;
   if (!probes_.empty()) m = probe_accuracy(r);  // before any update, as the agents acted
-  torch::Tensor total;
-  double value_loss = 0;
+  // Each agent's outputs of all T steps in one forward pass; the loss's gradient with respect to
+  // them in one pass (reinforce_loss_grad), then one backward pass through both agents' networks.
+  std::vector<torch::Tensor> outputs, grads;
+  double total = 0, value_loss = 0;
   for (int64_t i = 0; i < N_; ++i) {
     std::vector<torch::Tensor> obs;
     for (int64_t t = 0; t < T; ++t) obs.push_back(r.states[t].obs[i]);
     const PolicyOutput o = agents_[i](torch::cat(obs));  // [T B, ...], step-major
-    // Sum over factors (positions) of log pi of the choice and of the entropy, [T, B] each.
-    auto terms_of = [&](const torch::Tensor& logits, const torch::Tensor& chosen) -> std::pair<torch::Tensor, torch::Tensor> {
-      if (!logits.defined()) return {torch::zeros({T, B}), torch::zeros({T, B})};
-      const int64_t F = logits.size(1);
-      auto [lp, e] = logp_entropy(logits, chosen.select(2, i).narrow(2, 0, F).reshape({T * B, F}));
-      return {lp.view({T, B}), e.view({T, B})};
+    auto chosen = [&](const torch::Tensor& logits, const torch::Tensor& all) {
+      return logits.defined() ? all.select(2, i).narrow(2, 0, logits.size(1)) : torch::Tensor();
     };
-    auto [lpa, ea] = terms_of(o.action_logits, actions);
-    auto [lpm, em] = terms_of(o.message_logits, messages);
-    ReinforceTerms terms = reinforce_loss(lpa, ea, act_mask.select(2, i), lpm, em, speak_mask.select(2, i),
-                                          o.value.view({T, B}), ret.select(2, i), opt_.coefs);
-    total = i == 0 ? terms.total : total + terms.total;
-    value_loss += terms.value.item<double>();
+    ReinforceGrad g = reinforce_loss_grad(o.action_logits, chosen(o.action_logits, actions), act_mask.select(2, i),
+                                          o.message_logits, chosen(o.message_logits, messages),
+                                          speak_mask.select(2, i), o.value.view({T, B}), ret.select(2, i), opt_.coefs);
+    total += g.total;
+    value_loss += g.value_loss;
+    // train_message=false: nothing reaches the message head (its gradient stays undefined).
+    const auto message = opt_.coefs.train_message ? o.message_logits : torch::Tensor();
+    for (auto [out, grad] : {std::make_pair(o.action_logits, g.action_logits), std::make_pair(message, g.message_logits),
+                             std::make_pair(o.value, g.value)})
+      if (out.defined()) outputs.push_back(out), grads.push_back(grad.view(out.sizes()));
   }
   for (auto& o : opts_) o->zero_grad();
-  total.backward();
+  torch::autograd::backward(outputs, grads);
   for (auto& o : opts_) o->step();
   if (!probes_.empty()) train_probes(r);
-  m["loss"] = total.item<double>();
+  m["loss"] = total;
   m["value_loss"] = value_loss / double(N_);
   m["reward"] = r.rewards.sum(0).mean().item<double>();
   return m;

@@ -15,6 +15,10 @@
 // head never learns (the Pitfalls ablation), and L_value counts only acting steps (the released
 // code masks the value loss of the speaking steps too).
 // A SignalingGame env is played through SignalingAdapter (adapter.vocab_size, adapter.max_len).
+// The update (issue 15: at batch 64 it is bound by per-op overhead) runs each agent's network once
+// on the observations of all T steps, takes the loss's gradient with respect to its outputs in one
+// pass (reinforce_loss_grad; reinforce_loss is the same loss as tensor ops) and back-propagates
+// that through the networks alone.
 //
 // Evaluation: eval.size episodes (eval.sample: sampled or greedy; auto = sampled for matrix games),
 // row figures estimated per eval.mi_batch episodes (auto = train.batch_size for matrix games, the
@@ -87,6 +91,22 @@ ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Ten
                               const torch::Tensor& act_mask, const torch::Tensor& logp_message,
                               const torch::Tensor& entropy_message, const torch::Tensor& speak_mask,
                               const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& coefs);
+
+// reinforce_loss's total and value term over one agent's T x B steps, and the total's gradient
+// with respect to the agent's outputs, computed in one pass over the logits instead of a graph of
+// small ops (train_step's update: the gradients then go back through the networks alone). The
+// logits are [T B, F, K] and [T B, L, V] (step-major; undefined when the agent never acts /
+// speaks), the choices [T, B, F] and [T, B, L] (int64; any layout of that order), masks, value and
+// return [T, B]; log pi and the entropy of each step are summed over factors (positions), as
+// train_step feeds reinforce_loss.
+struct ReinforceGrad {
+  torch::Tensor action_logits, message_logits, value;  // d total / d input, shaped as the inputs
+  double total = 0, value_loss = 0;                     // ReinforceTerms::total and ::value
+};
+ReinforceGrad reinforce_loss_grad(const torch::Tensor& action_logits, const torch::Tensor& actions,
+                                  const torch::Tensor& act_mask, const torch::Tensor& message_logits,
+                                  const torch::Tensor& messages, const torch::Tensor& speak_mask,
+                                  const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& coefs);
 
 // One step's choices of one head (an agent's action factors or message positions), written into
 // the step's actions [B, N, F] or messages [B, N, L] (int64, contiguous).

@@ -240,3 +240,44 @@ TEST_CASE("reinforce: choose_heads draws what torch::multinomial draws head by h
   auto bad = torch::full({1, 1, 2}, std::nan(""));
   CHECK_THROWS_WITH(choose_heads({{bad, out.data_ptr<int64_t>(), 1}}, false, gen), Catch::Contains("nan"));
 }
+
+TEST_CASE("reinforce: reinforce_loss_grad is the gradient of reinforce_loss through log-softmax, every variant",
+          "[reinforce]") {
+  // T = 3 steps of B = 8 episodes; 2 action factors of 3 values, 2 message positions of 4 symbols.
+  const int64_t T = 3, B = 8, F = 2, K = 3, L = 2, V = 4;
+  torch::manual_seed(5);
+  const auto za = torch::randn({T * B, F, K}) * 2, zm = torch::randn({T * B, L, V}) * 2;
+  const auto ca = torch::randint(0, K, {T, B, F}, torch::kInt64), cm = torch::randint(0, V, {T, B, L}, torch::kInt64);
+  const auto act = (torch::rand({T, B}) < 0.5).to(torch::kFloat32), speak = (torch::rand({T, B}) < 0.6).to(torch::kFloat32);
+  const auto value = torch::randn({T, B}), ret = torch::randn({T, B}) * 3;
+  // What train_step fed reinforce_loss: log pi and entropy summed over factors, [T, B].
+  auto terms = [&](const torch::Tensor& z, const torch::Tensor& c) {
+    auto lp = torch::log_softmax(z, -1);
+    auto logp = lp.gather(2, c.reshape({T * B, -1}).unsqueeze(2)).squeeze(2).sum(1).view({T, B});
+    auto ent = -(lp.exp() * lp).sum(2).sum(1).view({T, B});
+    return std::make_pair(logp, ent);
+  };
+  for (auto baseline : {Baseline::State, Baseline::BatchMean})
+    for (bool train_message : {true, false})
+      for (bool speaks : {true, false}) {
+        CAPTURE(baseline == Baseline::State, train_message, speaks);
+        ReinforceCoefs c;
+        c.baseline = baseline;
+        c.train_message = train_message;
+        c.message = 0.3, c.entropy = 0.05, c.value = 0.2;
+        auto za_ = za.clone().requires_grad_(true), zm_ = zm.clone().requires_grad_(true);
+        auto v_ = value.clone().requires_grad_(true);
+        auto [lpa, ea] = terms(za_, ca);
+        auto [lpm, em] = speaks ? terms(zm_, cm) : std::make_pair(torch::zeros({T, B}), torch::zeros({T, B}));
+        ReinforceTerms want = reinforce_loss(lpa, ea, act, lpm, em, speak, v_, ret, c);
+        want.total.backward();
+        ReinforceGrad got = reinforce_loss_grad(za, ca, act, speaks ? zm : torch::Tensor(), cm, speak, value, ret, c);
+        CHECK(got.total == Approx(want.total.item<double>()).epsilon(1e-5));
+        CHECK(got.value_loss == Approx(want.value.item<double>()).epsilon(1e-5));
+        CHECK(torch::allclose(got.action_logits, za_.grad(), 1e-4, 1e-6));
+        CHECK(torch::allclose(got.value, v_.grad(), 1e-4, 1e-6));
+        if (speaks && train_message) CHECK(torch::allclose(got.message_logits, zm_.grad(), 1e-4, 1e-6));
+        if (speaks && !train_message) CHECK(got.message_logits.abs().max().item<float>() == 0.0f);
+        if (!speaks) CHECK_FALSE(got.message_logits.defined());
+      }
+}
