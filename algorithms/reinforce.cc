@@ -95,10 +95,11 @@ ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Ten
 namespace {
 
 // One head's log-softmax over T B rows of F factors (positions): log pi of the choice and the
-// entropy, each summed over factors, per row ([T B] doubles), and the log-probabilities kept.
+// entropy, each summed over factors, per row ([T B] doubles), and the log-probabilities,
+// probabilities and each factor's entropy kept for the gradient.
 struct HeadStats {
-  std::vector<double> logp, entropy, lp;  // lp: [T B, F, K]
-  torch::Tensor logits, chosen;           // contiguous float32 / int64
+  std::vector<double> logp, entropy, lp, p, h;  // lp, p: [T B, F, K]; h: [T B, F]
+  torch::Tensor logits, chosen;                 // contiguous float32 / int64
   int64_t F = 0, K = 0;
 };
 
@@ -112,6 +113,8 @@ HeadStats head_stats(const torch::Tensor& logits, const torch::Tensor& chosen, i
   s.F = logits.size(-2), s.K = logits.size(-1);
   EMCOMM_CHECK(s.logits.numel() == rows * s.F * s.K && s.chosen.numel() == rows * s.F, "reinforce_loss_grad: shapes");
   s.lp.resize(rows * s.F * s.K);
+  s.p.resize(rows * s.F * s.K);
+  s.h.resize(rows * s.F);
   const float* z = s.logits.data_ptr<float>();
   const int64_t* c = s.chosen.data_ptr<int64_t>();
   for (int64_t r = 0; r < rows; ++r)
@@ -126,8 +129,10 @@ HeadStats head_stats(const torch::Tensor& logits, const torch::Tensor& chosen, i
       double h = 0;
       for (int64_t k = 0; k < s.K; ++k) {
         lp[k] = double(zr[k]) - lse;
-        h -= std::exp(lp[k]) * lp[k];
+        s.p[row * s.K + k] = std::exp(lp[k]);
+        h -= s.p[row * s.K + k] * lp[k];
       }
+      s.h[row] = h;
       s.logp[r] += lp[c[row]];
       s.entropy[r] += h;
     }
@@ -143,13 +148,9 @@ torch::Tensor head_grad(const HeadStats& s, const std::vector<double>& w_pg, con
   for (size_t r = 0; r < w_pg.size(); ++r)
     for (int64_t f = 0; f < s.F; ++f) {
       const int64_t row = int64_t(r) * s.F + f;
-      const double* lp = &s.lp[row * s.K];
-      double h = 0;
-      for (int64_t k = 0; k < s.K; ++k) h -= std::exp(lp[k]) * lp[k];
-      for (int64_t k = 0; k < s.K; ++k) {
-        const double p = std::exp(lp[k]);
-        out[row * s.K + k] = float(w_pg[r] * ((k == c[row] ? 1.0 : 0.0) - p) - w_ent[r] * p * (lp[k] + h));
-      }
+      const double *lp = &s.lp[row * s.K], *p = &s.p[row * s.K];
+      for (int64_t k = 0; k < s.K; ++k)
+        out[row * s.K + k] = float(w_pg[r] * ((k == c[row] ? 1.0 : 0.0) - p[k]) - w_ent[r] * p[k] * (lp[k] + s.h[row]));
     }
   return g;
 }
