@@ -20,30 +20,38 @@
 namespace emcomm {
 
 void choose_heads(const std::vector<PolicyHead>& heads, bool greedy, at::Generator& gen) {
-  std::vector<torch::Tensor> probs;
+  std::vector<torch::Tensor> logits;
   int64_t total = 0;
   for (const auto& h : heads) {
-    probs.push_back(greedy ? h.logits.detach().contiguous() : torch::softmax(h.logits.detach(), -1).contiguous());
+    logits.push_back(h.logits.detach().to(torch::kFloat32).contiguous());
     total += h.logits.numel();
   }
   torch::Tensor q;
   if (!greedy) q = torch::empty({total}, torch::kFloat32).exponential_(1, gen);
   const float* qp = greedy ? nullptr : q.data_ptr<float>();
+  std::vector<float> p;
   for (size_t h = 0; h < heads.size(); ++h) {
-    const int64_t B = heads[h].logits.size(0), F = heads[h].logits.size(1), K = heads[h].logits.size(2);
-    const float* p = probs[h].data_ptr<float>();
+    const int64_t B = logits[h].size(0), F = logits[h].size(1), K = logits[h].size(2);
+    p.resize(K);
+    const float* z = logits[h].data_ptr<float>();
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t f = 0; f < F; ++f, p += K) {
+      for (int64_t f = 0; f < F; ++f, z += K) {
         int64_t best = 0;
         if (greedy) {
           for (int64_t k = 1; k < K; ++k)
-            if (p[k] > p[best]) best = k;
+            if (z[k] > z[best]) best = k;
         } else {
-          float top = -1;
+          // softmax as LibTorch's last-dimension kernel computes it: exp(z - max) times 1 / sum.
+          float top = z[0], sum = 0;
+          for (int64_t k = 1; k < K; ++k) top = std::max(top, z[k]);
+          for (int64_t k = 0; k < K; ++k) sum += p[k] = std::exp(z[k] - top);
+          const float inv = 1.0f / sum;
+          float most = -1;
           for (int64_t k = 0; k < K; ++k) {
+            p[k] *= inv;
             EMCOMM_CHECK(p[k] >= 0 && p[k] < INFINITY, "probability tensor contains either `inf`, `nan` or element < 0");
             const float x = p[k] / qp[k];
-            if (x > top) top = x, best = k;
+            if (x > most) most = x, best = k;
           }
           qp += K;
         }

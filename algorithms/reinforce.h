@@ -119,8 +119,10 @@ struct PolicyHead {
 // Samples (or takes the argmax of) every head. Sampling draws what torch::multinomial(softmax(logits)
 // .reshape({B * F, K}), 1, false, gen) called head by head draws: LibTorch 1.13's path without
 // replacement takes argmax_k p_k / q_k with q ~ Exp(1), one number per element in row-major order,
-// so one exponential_ over the elements of all heads gives the same numbers in the same order,
-// without that call's dozen small ops per head. Greedy: the argmax of the logits.
+// so one exponential_ over the elements of all heads gives the same numbers in the same order;
+// the softmax, p / q and the argmax run in one loop, without that call's dozen small ops per head
+// (the probabilities may differ from torch::softmax's in the last bit). Greedy: the argmax of the
+// logits.
 void choose_heads(const std::vector<PolicyHead>& heads, bool greedy, at::Generator& gen);
 
 class Reinforce : public Algorithm {
