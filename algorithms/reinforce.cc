@@ -8,6 +8,7 @@
 #include <map>
 #include <tuple>
 
+#include "agents/fused_adam.h"
 #include "agents/modules.h"
 #include "algorithms/markov_eval.h"
 #include "algorithms/state_archive.h"
@@ -17,26 +18,47 @@
 #include "metrics/metrics.h"
 
 namespace emcomm {
-namespace {
 
-torch::Tensor masked_float(const torch::Tensor& m) { return m.to(torch::kFloat32); }
-
-// Samples (or takes the argmax of) logits [B, F, K] -> [B, F] int64.
-torch::Tensor choose(const torch::Tensor& logits, bool greedy, at::Generator& gen) {
-  if (greedy) return logits.argmax(-1);
-  const auto B = logits.size(0), F = logits.size(1), K = logits.size(2);
-  return torch::multinomial(torch::softmax(logits.detach(), -1).reshape({B * F, K}), 1, false, gen).view({B, F});
+void choose_heads(const std::vector<PolicyHead>& heads, bool greedy, at::Generator& gen) {
+  std::vector<torch::Tensor> logits;
+  int64_t total = 0;
+  for (const auto& h : heads) {
+    logits.push_back(h.logits.detach().to(torch::kFloat32).contiguous());
+    total += h.logits.numel();
+  }
+  torch::Tensor q;
+  if (!greedy) q = torch::empty({total}, torch::kFloat32).exponential_(1, gen);
+  const float* qp = greedy ? nullptr : q.data_ptr<float>();
+  std::vector<float> p;
+  for (size_t h = 0; h < heads.size(); ++h) {
+    const int64_t B = logits[h].size(0), F = logits[h].size(1), K = logits[h].size(2);
+    p.resize(K);
+    const float* z = logits[h].data_ptr<float>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t f = 0; f < F; ++f, z += K) {
+        int64_t best = 0;
+        if (greedy) {
+          for (int64_t k = 1; k < K; ++k)
+            if (z[k] > z[best]) best = k;
+        } else {
+          // softmax as LibTorch's last-dimension kernel computes it: exp(z - max) times 1 / sum.
+          float top = z[0], sum = 0;
+          for (int64_t k = 1; k < K; ++k) top = std::max(top, z[k]);
+          for (int64_t k = 0; k < K; ++k) sum += p[k] = std::exp(z[k] - top);
+          const float inv = 1.0f / sum;
+          float most = -1;
+          for (int64_t k = 0; k < K; ++k) {
+            p[k] *= inv;
+            EMCOMM_CHECK(p[k] >= 0 && p[k] < INFINITY, "probability tensor contains either `inf`, `nan` or element < 0");
+            const float x = p[k] / qp[k];
+            if (x > most) most = x, best = k;
+          }
+          qp += K;
+        }
+        heads[h].out[b * heads[h].stride + f] = best;
+      }
+  }
 }
-
-// Sum over factors of log pi(choice) and of the entropy: [B] each.
-std::pair<torch::Tensor, torch::Tensor> logp_entropy(const torch::Tensor& logits, const torch::Tensor& choice) {
-  auto lp = torch::log_softmax(logits, -1);
-  auto logp = lp.gather(2, choice.unsqueeze(2)).squeeze(2).sum(1);
-  auto ent = -(lp.exp() * lp).sum(2).sum(1);
-  return {logp, ent};
-}
-
-}  // namespace
 
 ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Tensor& entropy_action,
                               const torch::Tensor& act_mask, const torch::Tensor& logp_message,
@@ -76,6 +98,137 @@ ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Ten
   t.total = t.action - c.entropy * t.entropy_action + c.value * t.value;
   if (c.train_message) t.total = t.total + c.message * t.message - c.entropy * t.entropy_message;
   return t;
+}
+
+namespace {
+
+// One head's log-softmax over T B rows of F factors (positions): log pi of the choice and the
+// entropy, each summed over factors, per row ([T B] doubles), and the log-probabilities,
+// probabilities and each factor's entropy kept for the gradient.
+struct HeadStats {
+  std::vector<double> logp, entropy, lp, p, h;  // lp, p: [T B, F, K]; h: [T B, F]
+  torch::Tensor logits, chosen;                 // contiguous float32 / int64
+  int64_t F = 0, K = 0;
+};
+
+HeadStats head_stats(const torch::Tensor& logits, const torch::Tensor& chosen, int64_t rows) {
+  HeadStats s;
+  s.logp.assign(rows, 0.0);
+  s.entropy.assign(rows, 0.0);
+  if (!logits.defined()) return s;
+  s.logits = logits.detach().to(torch::kFloat32).contiguous();
+  s.chosen = chosen.to(torch::kInt64).contiguous();
+  s.F = logits.size(-2), s.K = logits.size(-1);
+  EMCOMM_CHECK(s.logits.numel() == rows * s.F * s.K && s.chosen.numel() == rows * s.F, "reinforce_loss_grad: shapes");
+  s.lp.resize(rows * s.F * s.K);
+  s.p.resize(rows * s.F * s.K);
+  s.h.resize(rows * s.F);
+  const float* z = s.logits.data_ptr<float>();
+  const int64_t* c = s.chosen.data_ptr<int64_t>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t f = 0; f < s.F; ++f) {
+      const int64_t row = r * s.F + f;
+      const float* zr = z + row * s.K;
+      double* lp = &s.lp[row * s.K];
+      double top = zr[0], sum = 0;
+      for (int64_t k = 1; k < s.K; ++k) top = std::max(top, double(zr[k]));
+      for (int64_t k = 0; k < s.K; ++k) sum += std::exp(double(zr[k]) - top);
+      const double lse = top + std::log(sum);
+      double h = 0;
+      for (int64_t k = 0; k < s.K; ++k) {
+        lp[k] = double(zr[k]) - lse;
+        s.p[row * s.K + k] = std::exp(lp[k]);
+        h -= s.p[row * s.K + k] * lp[k];
+      }
+      s.h[row] = h;
+      s.logp[r] += lp[c[row]];
+      s.entropy[r] += h;
+    }
+  return s;
+}
+
+// d/dz of w_pg log pi(choice) + w_ent H, per row: w_pg (1[k = c] - p_k) - w_ent p_k (log p_k + H_f).
+torch::Tensor head_grad(const HeadStats& s, const std::vector<double>& w_pg, const std::vector<double>& w_ent) {
+  if (!s.logits.defined()) return {};
+  auto g = torch::empty_like(s.logits);
+  float* out = g.data_ptr<float>();
+  const int64_t* c = s.chosen.data_ptr<int64_t>();
+  for (size_t r = 0; r < w_pg.size(); ++r)
+    for (int64_t f = 0; f < s.F; ++f) {
+      const int64_t row = int64_t(r) * s.F + f;
+      const double *lp = &s.lp[row * s.K], *p = &s.p[row * s.K];
+      for (int64_t k = 0; k < s.K; ++k)
+        out[row * s.K + k] = float(w_pg[r] * ((k == c[row] ? 1.0 : 0.0) - p[k]) - w_ent[r] * p[k] * (lp[k] + s.h[row]));
+    }
+  return g;
+}
+
+std::vector<double> doubles(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+}  // namespace
+
+ReinforceGrad reinforce_loss_grad(const torch::Tensor& action_logits, const torch::Tensor& actions,
+                                  const torch::Tensor& act_mask, const torch::Tensor& message_logits,
+                                  const torch::Tensor& messages, const torch::Tensor& speak_mask,
+                                  const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& c) {
+  const int64_t T = ret.size(0), B = ret.size(1), R = T * B;
+  const double inv_b = 1.0 / double(B);
+  const HeadStats act = head_stats(action_logits, actions, R), msg = head_stats(message_logits, messages, R);
+  const std::vector<double> ma = doubles(act_mask), ms = doubles(speak_mask), v = doubles(value), g = doubles(ret);
+  const bool tm = c.train_message;
+  std::vector<double> pg_a(R), pg_m(R), ent_a(R), ent_m(R), dv(R, 0.0);
+  double action = 0, message = 0, h_action = 0, h_message = 0, value_term = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    h_action += ma[r] * act.entropy[r] * inv_b;
+    h_message += ms[r] * msg.entropy[r] * inv_b;
+    ent_a[r] = -c.entropy * ma[r] * inv_b;
+    ent_m[r] = tm ? -c.entropy * ms[r] * inv_b : 0.0;
+  }
+  if (c.baseline == Baseline::BatchMean) {
+    // Per kind of step (mask M): the policy term against Vbar = sum M V / n (undetached: it moves
+    // V by M_i / n times sum M log pi / B) and the value term sum M ((V - Gbar)^2 + var(G)) / B.
+    auto kind = [&](const std::vector<double>& m, const HeadStats& s, double coef, bool fit, std::vector<double>& pg,
+                    double& policy, double& vterm) {
+      double n = 0, mv = 0, mg = 0, slogp = 0;
+      for (int64_t r = 0; r < R; ++r) n += m[r], mv += m[r] * v[r], mg += m[r] * g[r], slogp += m[r] * s.logp[r];
+      n = std::max(n, 1.0);
+      const double vbar = mv / n, gbar = mg / n;
+      double var = 0;
+      for (int64_t r = 0; r < R; ++r) var += m[r] * (g[r] - gbar) * (g[r] - gbar);
+      var /= n;
+      for (int64_t r = 0; r < R; ++r) {
+        policy -= m[r] * (g[r] - vbar) * s.logp[r] * inv_b;
+        vterm += m[r] * ((v[r] - gbar) * (v[r] - gbar) + var) * inv_b;
+        pg[r] = -coef * m[r] * (g[r] - vbar) * inv_b;
+        dv[r] += coef * m[r] * slogp / (n * double(B)) + (fit ? c.value * 2 * m[r] * (v[r] - gbar) * inv_b : 0.0);
+      }
+    };
+    double va = 0, vm = 0;
+    kind(ma, act, 1.0, true, pg_a, action, va);
+    kind(ms, msg, tm ? c.message : 0.0, tm, pg_m, message, vm);
+    value_term = tm ? va + vm : va;
+  } else {
+    for (int64_t r = 0; r < R; ++r) {
+      const double adv = g[r] - v[r], fit = tm ? std::min(ma[r] + ms[r], 1.0) : ma[r];
+      action -= ma[r] * adv * act.logp[r] * inv_b;
+      message -= ms[r] * adv * msg.logp[r] * inv_b;
+      value_term += fit * adv * adv * inv_b;
+      pg_a[r] = -ma[r] * adv * inv_b;
+      pg_m[r] = tm ? -c.message * ms[r] * adv * inv_b : 0.0;
+      dv[r] = -2 * c.value * fit * adv * inv_b;
+    }
+  }
+  ReinforceGrad out;
+  out.total = action - c.entropy * h_action + c.value * value_term;
+  if (tm) out.total += c.message * message - c.entropy * h_message;
+  out.value_loss = value_term;
+  out.action_logits = head_grad(act, pg_a, ent_a);
+  out.message_logits = head_grad(msg, pg_m, ent_m);
+  out.value = torch::tensor(std::vector<float>(dv.begin(), dv.end())).view(value.sizes());
+  return out;
 }
 
 OptionSet Reinforce::option_set() {
@@ -149,7 +302,7 @@ Reinforce::Reinforce(const Options& opt, std::shared_ptr<MarkovGame> game, Rng r
     }
     agents_.push_back(McgAgent(s, opt.hidden, opt.separate_message_net));
     init_linear_layers(*agents_.back(), init_gen);
-    opts_.push_back(std::make_unique<torch::optim::Adam>(agents_.back()->parameters(), torch::optim::AdamOptions(opt.lr)));
+    opts_.push_back(std::make_unique<FusedAdam>(agents_.back()->parameters(), torch::optim::AdamOptions(opt.lr)));
   }
   F_ = std::max<int64_t>(F_, 1);
   matrix_ = dynamic_cast<MatrixGame*>(game_.get());
@@ -163,7 +316,7 @@ Reinforce::Reinforce(const Options& opt, std::shared_ptr<MarkovGame> game, Rng r
     for (int64_t i = 0; i < N_; ++i) {
       probes_.push_back(ActionProbe(opt.hidden, matrix_->options().n_acts, matrix_->obs_dim()));
       init_linear_layers(*probes_.back(), probe_gen);
-      probe_opts_.push_back(std::make_unique<torch::optim::Adam>(
+      probe_opts_.push_back(std::make_unique<FusedAdam>(
           probes_.back()->parameters(), torch::optim::AdamOptions(opt.lr * opt.probe_lr_scale)));
     }
   }
@@ -248,14 +401,15 @@ Reinforce::Rollout Reinforce::play(int64_t batch, bool eval, bool greedy, Rng& r
     auto actions = torch::zeros({batch, N_, F_}, torch::kInt64);
     auto messages = torch::zeros({batch, N_, L_}, torch::kInt64);
     std::vector<PolicyOutput> outs;
+    std::vector<PolicyHead> heads;  // in the order of the draws: agent 0's action, its message, agent 1's ...
     for (int64_t i = 0; i < N_; ++i) {
       PolicyOutput o = agents_[i](s.obs[i]);
-      if (o.action_logits.defined())
-        actions.select(1, i).narrow(1, 0, o.action_logits.size(1)).copy_(choose(o.action_logits, greedy, gen_));
+      if (o.action_logits.defined()) heads.push_back({o.action_logits, actions.data_ptr<int64_t>() + i * F_, N_ * F_});
       if (o.message_logits.defined())
-        messages.select(1, i).narrow(1, 0, o.message_logits.size(1)).copy_(choose(o.message_logits, greedy, gen_));
+        heads.push_back({o.message_logits, messages.data_ptr<int64_t>() + i * L_, N_ * L_});
       outs.push_back(o);
     }
+    choose_heads(heads, greedy, gen_);
     r.out.push_back(outs);
     r.actions.push_back(actions);
     r.messages.push_back(messages);
@@ -268,46 +422,50 @@ Reinforce::Rollout Reinforce::play(int64_t batch, bool eval, bool greedy, Rng& r
 
 Metrics Reinforce::train_step(int64_t) {
   for (auto& a : agents_) a->train();
-  Rollout r = play(opt_.batch_size, false, false, episode_rng_);
-  const int64_t T = r.steps();
+  Rollout r;
+  {
+    // Played without the graph: the update recomputes each agent's outputs of all T steps in one
+    // forward pass below (the same numbers: same weights, same observations).
+    torch::NoGradGuard no_grad;
+    r = play(opt_.batch_size, false, false, episode_rng_);
+  }
+  const int64_t T = r.steps(), B = opt_.batch_size;
   // Return from step t to the end: reverse cumulative sum over t.
   auto ret = r.rewards.flip(0).cumsum(0).flip(0);  // [T, B, N]
-  torch::Tensor total = torch::zeros({});
+  // Every step's choices and masks, stacked once for all agents: [T, B, N, F], [T, B, N, L], [T, B, N].
+  auto actions = torch::stack(r.actions), messages = torch::stack(r.messages);
+  std::vector<torch::Tensor> acts, speaks;
+  for (int64_t t = 0; t < T; ++t) acts.push_back(r.states[t].acts), speaks.push_back(r.states[t].speaks);
+  auto act_mask = torch::stack(acts).to(torch::kFloat32), speak_mask = torch::stack(speaks).to(torch::kFloat32);
   Metrics m;
   if (!probes_.empty()) m = probe_accuracy(r);  // before any update, as the agents acted
-  double value_loss = 0;
+  // Each agent's outputs of all T steps in one forward pass; the loss's gradient with respect to
+  // them in one pass (reinforce_loss_grad), then one backward pass through both agents' networks.
+  std::vector<torch::Tensor> outputs, grads;
+  double total = 0, value_loss = 0;
   for (int64_t i = 0; i < N_; ++i) {
-    std::vector<torch::Tensor> lpa, ea, ma, lpm, em, ms, v;
-    for (int64_t t = 0; t < T; ++t) {
-      const PolicyOutput& o = r.out[t][i];
-      auto zeros = torch::zeros({opt_.batch_size});
-      if (o.action_logits.defined()) {
-        auto [lp, e] = logp_entropy(o.action_logits, r.actions[t].select(1, i).narrow(1, 0, o.action_logits.size(1)));
-        lpa.push_back(lp), ea.push_back(e);
-      } else {
-        lpa.push_back(zeros), ea.push_back(zeros);
-      }
-      if (o.message_logits.defined()) {
-        auto [lp, e] = logp_entropy(o.message_logits, r.messages[t].select(1, i).narrow(1, 0, o.message_logits.size(1)));
-        lpm.push_back(lp), em.push_back(e);
-      } else {
-        lpm.push_back(zeros), em.push_back(zeros);
-      }
-      ma.push_back(masked_float(r.states[t].acts.select(1, i)));
-      ms.push_back(masked_float(r.states[t].speaks.select(1, i)));
-      v.push_back(o.value);
-    }
-    ReinforceTerms terms = reinforce_loss(torch::stack(lpa), torch::stack(ea), torch::stack(ma), torch::stack(lpm),
-                                          torch::stack(em), torch::stack(ms), torch::stack(v),
-                                          ret.select(2, i), opt_.coefs);
-    total = total + terms.total;
-    value_loss += terms.value.item<double>();
+    std::vector<torch::Tensor> obs;
+    for (int64_t t = 0; t < T; ++t) obs.push_back(r.states[t].obs[i]);
+    const PolicyOutput o = agents_[i](torch::cat(obs));  // [T B, ...], step-major
+    auto chosen = [&](const torch::Tensor& logits, const torch::Tensor& all) {
+      return logits.defined() ? all.select(2, i).narrow(2, 0, logits.size(1)) : torch::Tensor();
+    };
+    ReinforceGrad g = reinforce_loss_grad(o.action_logits, chosen(o.action_logits, actions), act_mask.select(2, i),
+                                          o.message_logits, chosen(o.message_logits, messages),
+                                          speak_mask.select(2, i), o.value.view({T, B}), ret.select(2, i), opt_.coefs);
+    total += g.total;
+    value_loss += g.value_loss;
+    // train_message=false: nothing reaches the message head (its gradient stays undefined).
+    const auto message = opt_.coefs.train_message ? o.message_logits : torch::Tensor();
+    for (auto [out, grad] : {std::make_pair(o.action_logits, g.action_logits), std::make_pair(message, g.message_logits),
+                             std::make_pair(o.value, g.value)})
+      if (out.defined()) outputs.push_back(out), grads.push_back(grad.view(out.sizes()));
   }
   for (auto& o : opts_) o->zero_grad();
-  total.backward();
+  torch::autograd::backward(outputs, grads);
   for (auto& o : opts_) o->step();
   if (!probes_.empty()) train_probes(r);
-  m["loss"] = total.item<double>();
+  m["loss"] = total;
   m["value_loss"] = value_loss / double(N_);
   m["reward"] = r.rewards.sum(0).mean().item<double>();
   return m;

@@ -15,6 +15,10 @@
 // head never learns (the Pitfalls ablation), and L_value counts only acting steps (the released
 // code masks the value loss of the speaking steps too).
 // A SignalingGame env is played through SignalingAdapter (adapter.vocab_size, adapter.max_len).
+// The update (issue 15: at batch 64 it is bound by per-op overhead) runs each agent's network once
+// on the observations of all T steps, takes the loss's gradient with respect to its outputs in one
+// pass (reinforce_loss_grad; reinforce_loss is the same loss as tensor ops) and back-propagates
+// that through the networks alone.
 //
 // Evaluation: eval.size episodes (eval.sample: sampled or greedy; auto = sampled for matrix games),
 // row figures estimated per eval.mi_batch episodes (auto = train.batch_size for matrix games, the
@@ -50,6 +54,7 @@
 #include "algorithms/algorithm.h"
 #include "algorithms/cic_probe.h"
 #include "agents/action_probe.h"
+#include "agents/fused_adam.h"
 #include "agents/markov_nets.h"
 #include "envs/markov_game.h"
 
@@ -86,6 +91,39 @@ ReinforceTerms reinforce_loss(const torch::Tensor& logp_action, const torch::Ten
                               const torch::Tensor& act_mask, const torch::Tensor& logp_message,
                               const torch::Tensor& entropy_message, const torch::Tensor& speak_mask,
                               const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& coefs);
+
+// reinforce_loss's total and value term over one agent's T x B steps, and the total's gradient
+// with respect to the agent's outputs, computed in one pass over the logits instead of a graph of
+// small ops (train_step's update: the gradients then go back through the networks alone). The
+// logits are [T B, F, K] and [T B, L, V] (step-major; undefined when the agent never acts /
+// speaks), the choices [T, B, F] and [T, B, L] (int64; any layout of that order), masks, value and
+// return [T, B]; log pi and the entropy of each step are summed over factors (positions), as
+// train_step feeds reinforce_loss.
+struct ReinforceGrad {
+  torch::Tensor action_logits, message_logits, value;  // d total / d input, shaped as the inputs
+  double total = 0, value_loss = 0;                     // ReinforceTerms::total and ::value
+};
+ReinforceGrad reinforce_loss_grad(const torch::Tensor& action_logits, const torch::Tensor& actions,
+                                  const torch::Tensor& act_mask, const torch::Tensor& message_logits,
+                                  const torch::Tensor& messages, const torch::Tensor& speak_mask,
+                                  const torch::Tensor& value, const torch::Tensor& ret, const ReinforceCoefs& coefs);
+
+// One step's choices of one head (an agent's action factors or message positions), written into
+// the step's actions [B, N, F] or messages [B, N, L] (int64, contiguous).
+struct PolicyHead {
+  torch::Tensor logits;  // [B, F, K] (or [B, L, V])
+  int64_t* out;          // the agent's first slot of episode 0 in that tensor
+  int64_t stride;        // slots per episode in that tensor (N F or N L)
+};
+
+// Samples (or takes the argmax of) every head. Sampling draws what torch::multinomial(softmax(logits)
+// .reshape({B * F, K}), 1, false, gen) called head by head draws: LibTorch 1.13's path without
+// replacement takes argmax_k p_k / q_k with q ~ Exp(1), one number per element in row-major order,
+// so one exponential_ over the elements of all heads gives the same numbers in the same order;
+// the softmax, p / q and the argmax run in one loop, without that call's dozen small ops per head
+// (the probabilities may differ from torch::softmax's in the last bit). Greedy: the argmax of the
+// logits.
+void choose_heads(const std::vector<PolicyHead>& heads, bool greedy, at::Generator& gen);
 
 class Reinforce : public Algorithm {
  public:
@@ -136,10 +174,10 @@ class Reinforce : public Algorithm {
   Rng episode_rng_, eval_rng_, cic_rng_;
   at::Generator gen_;
   std::vector<McgAgent> agents_;
-  std::vector<std::unique_ptr<torch::optim::Adam>> opts_;
+  std::vector<std::unique_ptr<FusedAdam>> opts_;
   MatrixGame* matrix_ = nullptr;  // game_ when it is a matrix game (the observation's layout)
   std::vector<ActionProbe> probes_;
-  std::vector<std::unique_ptr<torch::optim::Adam>> probe_opts_;
+  std::vector<std::unique_ptr<FusedAdam>> probe_opts_;
 
   // `obs` [B, D] with this round's communication columns set to 0.
   torch::Tensor without_comm(const torch::Tensor& obs) const;

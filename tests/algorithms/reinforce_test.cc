@@ -1,7 +1,11 @@
 // The REINFORCE/A2C learner of Markov games: its loss on a hand-checked batch, the message
 // ablation, determinism, and that it learns to use cheap talk where the game needs it.
+#include <ATen/CPUGeneratorImpl.h>
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
+
+#include <cmath>
+#include <tuple>
 
 #include "algorithms/reinforce.h"
 #include "envs/matrix/matrix.h"
@@ -189,4 +193,91 @@ TEST_CASE("reinforce: same seed same results, another seed differs", "[reinforce
   };
   CHECK(run(3) == run(3));
   CHECK(run(3) != run(4));
+}
+
+TEST_CASE("reinforce: choose_heads draws what torch::multinomial draws head by head, from the same stream",
+          "[reinforce]") {
+  // Two agents' action and message heads of one step, as play() lays them out: [B, N, F] and [B, N, L].
+  const int64_t B = 50, N = 2, F = 2, L = 3;
+  torch::manual_seed(7);
+  std::vector<torch::Tensor> logits = {torch::randn({B, F, 2}) * 3, torch::randn({B, L, 5}) * 3,
+                                       torch::randn({B, 1, 2}) * 3, torch::randn({B, L, 5}) * 3};
+  auto run = [&](bool greedy) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    auto actions = torch::full({B, N, F}, -1, torch::kInt64), messages = torch::full({B, N, L}, -1, torch::kInt64);
+    choose_heads({{logits[0], actions.data_ptr<int64_t>(), N * F},
+                  {logits[1], messages.data_ptr<int64_t>(), N * L},
+                  {logits[2], actions.data_ptr<int64_t>() + F, N * F},
+                  {logits[3], messages.data_ptr<int64_t>() + L, N * L}},
+                 greedy, gen);
+    return std::make_tuple(actions, messages, torch::rand({4}, gen));  // the stream after the draws
+  };
+  auto want = [&](bool greedy) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    std::vector<torch::Tensor> c;
+    for (const auto& l : logits) {
+      const auto K = l.size(2);
+      c.push_back(greedy ? l.argmax(-1)
+                         : torch::multinomial(torch::softmax(l, -1).reshape({-1, K}), 1, false, gen).view({B, -1}));
+    }
+    auto actions = torch::full({B, N, F}, -1, torch::kInt64), messages = torch::full({B, N, L}, -1, torch::kInt64);
+    actions.select(1, 0).copy_(c[0]);
+    messages.select(1, 0).copy_(c[1]);
+    actions.select(1, 1).narrow(1, 0, 1).copy_(c[2]);
+    messages.select(1, 1).copy_(c[3]);
+    return std::make_tuple(actions, messages, torch::rand({4}, gen));
+  };
+  for (bool greedy : {false, true}) {
+    auto [a, m, next] = run(greedy);
+    auto [a_want, m_want, next_want] = want(greedy);
+    CHECK(torch::equal(a, a_want));
+    CHECK(torch::equal(m, m_want));
+    CHECK(torch::equal(next, next_want));
+  }
+  // Not a probability: the error torch::multinomial gives.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  auto out = torch::zeros({1, 1, 1}, torch::kInt64);
+  auto bad = torch::full({1, 1, 2}, std::nan(""));
+  CHECK_THROWS_WITH(choose_heads({{bad, out.data_ptr<int64_t>(), 1}}, false, gen), Catch::Contains("nan"));
+}
+
+TEST_CASE("reinforce: reinforce_loss_grad is the gradient of reinforce_loss through log-softmax, every variant",
+          "[reinforce]") {
+  // T = 3 steps of B = 8 episodes; 2 action factors of 3 values, 2 message positions of 4 symbols.
+  const int64_t T = 3, B = 8, F = 2, K = 3, L = 2, V = 4;
+  torch::manual_seed(5);
+  const auto za = torch::randn({T * B, F, K}) * 2, zm = torch::randn({T * B, L, V}) * 2;
+  const auto ca = torch::randint(0, K, {T, B, F}, torch::kInt64), cm = torch::randint(0, V, {T, B, L}, torch::kInt64);
+  const auto act = (torch::rand({T, B}) < 0.5).to(torch::kFloat32), speak = (torch::rand({T, B}) < 0.6).to(torch::kFloat32);
+  const auto value = torch::randn({T, B}), ret = torch::randn({T, B}) * 3;
+  // What train_step fed reinforce_loss: log pi and entropy summed over factors, [T, B].
+  auto terms = [&](const torch::Tensor& z, const torch::Tensor& c) {
+    auto lp = torch::log_softmax(z, -1);
+    auto logp = lp.gather(2, c.reshape({T * B, -1}).unsqueeze(2)).squeeze(2).sum(1).view({T, B});
+    auto ent = -(lp.exp() * lp).sum(2).sum(1).view({T, B});
+    return std::make_pair(logp, ent);
+  };
+  for (auto baseline : {Baseline::State, Baseline::BatchMean})
+    for (bool train_message : {true, false})
+      for (bool speaks : {true, false}) {
+        CAPTURE(baseline == Baseline::State, train_message, speaks);
+        ReinforceCoefs c;
+        c.baseline = baseline;
+        c.train_message = train_message;
+        c.message = 0.3, c.entropy = 0.05, c.value = 0.2;
+        auto za_ = za.clone().requires_grad_(true), zm_ = zm.clone().requires_grad_(true);
+        auto v_ = value.clone().requires_grad_(true);
+        auto [lpa, ea] = terms(za_, ca);
+        auto [lpm, em] = speaks ? terms(zm_, cm) : std::make_pair(torch::zeros({T, B}), torch::zeros({T, B}));
+        ReinforceTerms want = reinforce_loss(lpa, ea, act, lpm, em, speak, v_, ret, c);
+        want.total.backward();
+        ReinforceGrad got = reinforce_loss_grad(za, ca, act, speaks ? zm : torch::Tensor(), cm, speak, value, ret, c);
+        CHECK(got.total == Approx(want.total.item<double>()).epsilon(1e-5));
+        CHECK(got.value_loss == Approx(want.value.item<double>()).epsilon(1e-5));
+        CHECK(torch::allclose(got.action_logits, za_.grad(), 1e-4, 1e-6));
+        CHECK(torch::allclose(got.value, v_.grad(), 1e-4, 1e-6));
+        if (speaks && train_message) CHECK(torch::allclose(got.message_logits, zm_.grad(), 1e-4, 1e-6));
+        if (speaks && !train_message) CHECK(got.message_logits.abs().max().item<float>() == 0.0f);
+        if (!speaks) CHECK_FALSE(got.message_logits.defined());
+      }
 }
