@@ -64,7 +64,7 @@ OptionSet trainer_options() {
   OptionSet s;
   s.add_int("run.seed", 1, "seed of every random generator in the run", 0, std::numeric_limits<int32_t>::max())
       .add_string("run.out", "", "run directory (empty: runs/<config-name>-seed<seed>)")
-      .add_int("run.threads", 1, "threads of the matmuls (OpenBLAS's pool; LibTorch's intra-op pool stays at 1)", 1, 256)
+      .add_int("run.threads", 1, "threads of the matmuls (OpenBLAS's pool; LibTorch's intra-op pool stays at 1; an S2P population splits its members over them instead)", 1, 256)
       .add_int("run.checkpoint_every", 1000,
                "write a resumable checkpoint every this many steps (0: only at the end)", 0, int64_t(1) << 40)
       .add_int("run.checkpoint_keep", 2, "checkpoints kept in RUN_DIR/checkpoints (the newest)", 1, 1000)

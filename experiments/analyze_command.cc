@@ -13,6 +13,7 @@
 #include "envs/env.h"
 #include "core/json.h"
 #include "core/run_file.h"
+#include "experiments/arg_reader.h"
 #include "experiments/commands.h"
 #include "metrics/metrics.h"
 
@@ -56,35 +57,21 @@ std::optional<int64_t> parse_step(const std::string& text) {
 
 Args parse_args(const std::vector<std::string>& args) {
   Args a;
-  bool have_split = false, have_step = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    // "--name value" or "--name=value".
-    auto value_of = [&](const std::string& name, bool& seen) -> std::optional<std::string> {
-      std::optional<std::string> v;
-      if (arg == name) {
-        if (i + 1 >= args.size()) throw UserError("'emcomm analyze' option " + name + " needs a value\n" + kUsage);
-        v = args[++i];
-      } else if (arg.rfind(name + "=", 0) == 0) {
-        v = arg.substr(name.size() + 1);
-      } else {
-        return std::nullopt;
-      }
-      if (seen) throw UserError("'emcomm analyze' option " + name + " given twice");
-      seen = true;
-      return v;
-    };
+  ArgReader r(args, "'emcomm analyze'", kUsage);
+  std::string value;
+  while (r.next()) {
+    const std::string& arg = r.arg();
     if (arg == "--json") {
       a.json = true;
     } else if (arg == "--no-write") {
       a.write = false;
     } else if (arg == "--help" || arg == "-h") {
       a.help = true;
-    } else if (auto s = value_of("--split", have_split)) {
-      if (s->empty()) throw UserError("'emcomm analyze' --split needs a split name (e.g. --split val); got an empty one");
-      a.split = *s;
-    } else if (auto s = value_of("--step", have_step)) {
-      a.step = *s;
+    } else if (r.value("--split", value)) {
+      if (value.empty()) throw UserError("'emcomm analyze' --split needs a split name (e.g. --split val); got an empty one");
+      a.split = value;
+    } else if (r.value("--step", value)) {
+      a.step = value;
       if (a.step != "latest" && a.step != "all" && !parse_step(a.step))
         throw UserError("'emcomm analyze' --step must be latest, all or a step number; got '" + a.step + "'");
     } else if (arg.rfind("-", 0) == 0) {

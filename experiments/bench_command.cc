@@ -11,12 +11,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "bench/bench.h"
 #include "core/errors.h"
 #include "core/json.h"
+#include "experiments/arg_reader.h"
 #include "experiments/commands.h"
 
 namespace emcomm {
@@ -57,6 +59,18 @@ std::string python_dir() {
   return env ? env : EMCOMM_BENCH_PYTHON_DIR;
 }
 
+// Runs a shell command; its standard output, or nullopt when it cannot start or exits non-zero.
+std::optional<std::string> read_command(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  if (pclose(p) != 0) return std::nullopt;
+  return out;
+}
+
 struct PythonRate {
   double rate = 0, cpu_share = 0;
 };
@@ -66,17 +80,10 @@ std::map<std::string, PythonRate> run_python(double seconds) {
   const char* py = std::getenv("EMCOMM_PYTHON");
   std::string cmd = std::string("'") + (py ? py : "/usr/bin/python3") + "' '" + python_dir() +
                     "/lewis_bench.py' --seconds " + std::to_string(seconds);
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) throw std::runtime_error("cannot start the Python baseline: " + cmd);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  if (status != 0)
-    throw UserError("the Python baseline failed (" + cmd + "); it needs python3-torch (scripts/setup-deps)");
+  const auto out = read_command(cmd);
+  if (!out) throw UserError("the Python baseline failed (" + cmd + "); it needs python3-torch (scripts/setup-deps)");
   std::map<std::string, PythonRate> rates;
-  std::istringstream lines(out);
+  std::istringstream lines(*out);
   std::string name;
   PythonRate r;
   while (lines >> name >> r.rate >> r.cpu_share) rates[name] = r;
@@ -99,15 +106,11 @@ std::vector<BindingsRate> run_bindings(double seconds) {
   for (const std::string env : {"particle", "matrix"}) {
     const std::string cmd = "PYTHONPATH='" + dir + "' '" + (py ? py : "/usr/bin/python3") +
                             "' -m emcomm.bench --json --batch 1024 --env " + env + " --seconds " + std::to_string(seconds);
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) throw std::runtime_error("cannot start the bindings bench: " + cmd);
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    if (pclose(p) != 0)
+    const auto output = read_command(cmd);
+    if (!output)
       throw UserError("the bindings bench failed (" + cmd + "); it needs the emcomm Python module (built with "
                       "pybind11-dev and python3-dev, docs/python.md) and numpy");
+    const std::string& text = *output;
     // A flat JSON object of numbers and one string: read the fields by name.
     auto number = [&](const std::string& key) {
       const size_t at = text.find("\"" + key + "\":");
@@ -141,23 +144,19 @@ int bench_command(const std::vector<std::string>& args) {
       std::printf("%s\nMeasures the throughput of each workload; see docs/PERFORMANCE.md.\n", kBenchUsage);
       return 0;
     }
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const std::string& flag) -> std::string {
-      if (i + 1 >= args.size()) throw UserError("option " + flag + " needs a value; " + kBenchUsage);
-      return args[++i];
-    };
+  ArgReader r(args, "'emcomm bench'", kBenchUsage);
+  std::string v, list;
+  while (r.next()) {
+    const std::string& a = r.arg();
     if (a == "--json") json = true;
     else if (a == "--vs-python") vs_python = true;
     else if (a == "--vs-bindings") vs_bindings = true;
-    else if (a == "--seconds") seconds = parse_number(a, value(a), 0.01, 3600, "a number of seconds in [0.01, 3600]");
-    else if (a == "--threads") {
-      const std::string v = value(a);
-      double t = parse_number(a, v, 1, 256, "an integer in [1, 256]");
+    else if (r.value("--seconds", v)) seconds = parse_number("--seconds", v, 0.01, 3600, "a number of seconds in [0.01, 3600]");
+    else if (r.value("--threads", v)) {
+      double t = parse_number("--threads", v, 1, 256, "an integer in [1, 256]");
       if (t != double(int(t))) throw UserError("option --threads: got '" + v + "', expected an integer in [1, 256]");
       threads = int(t);
-    } else if (a == "--only") {
-      const std::string list = value(a);
+    } else if (r.value("--only", list)) {
       for (size_t begin = 0, end; begin <= list.size(); begin = end + 1) {
         end = std::min(list.find(',', begin), list.size());
         const std::string name = list.substr(begin, end - begin);

@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/run_file.h"
+#include "experiments/arg_reader.h"
 #include "experiments/commands.h"
 #include "experiments/run_loader.h"
 
@@ -56,24 +57,11 @@ bool names_split(const std::string& figure, const std::string& split) {
 
 int eval_command(const std::vector<std::string>& args) {
   std::string run_arg, step_arg = "final", split, out;
-  bool overwrite = false, json = false, have_step = false, have_split = false, have_out = false;
+  bool overwrite = false, json = false;
   std::vector<std::string> overrides;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    // "--name value" or "--name=value", each at most once.
-    auto value = [&](const std::string& name, bool& seen, std::string& into) -> bool {
-      if (a == name) {
-        if (i + 1 >= args.size()) throw UserError("'emcomm eval' option " + name + " needs a value\n" + kEvalUsage);
-        into = args[++i];
-      } else if (a.rfind(name + "=", 0) == 0) {
-        into = a.substr(name.size() + 1);
-      } else {
-        return false;
-      }
-      if (seen) throw UserError("'emcomm eval' option " + name + " given twice");
-      seen = true;
-      return true;
-    };
+  ArgReader r(args, "'emcomm eval'", kEvalUsage);
+  while (r.next()) {
+    const std::string& a = r.arg();
     if (a == "--help" || a == "-h") {
       std::fputs(kEvalUsage, stdout);
       return 0;
@@ -81,8 +69,7 @@ int eval_command(const std::vector<std::string>& args) {
       overwrite = true;
     } else if (a == "--json") {
       json = true;
-    } else if (value("--step", have_step, step_arg) || value("--split", have_split, split) ||
-               value("--out", have_out, out)) {
+    } else if (r.value("--step", step_arg) || r.value("--split", split) || r.value("--out", out)) {
     } else if (a.rfind("--", 0) == 0) {
       if (!eval_may_override(a))
         throw UserError("'emcomm eval' takes --step, --split, --out, --overwrite, --json and, as --key=value, eval.*, "
@@ -95,8 +82,8 @@ int eval_command(const std::vector<std::string>& args) {
     }
   }
   if (run_arg.empty()) throw UserError(std::string("'emcomm eval' needs a run directory\n") + kEvalUsage);
-  if (have_split && split.empty()) throw UserError("--split needs a split name (e.g. val)");
-  if (have_out && out.empty()) throw UserError("--out needs a file name");
+  if (r.given("--split") && split.empty()) throw UserError("--split needs a split name (e.g. val)");
+  if (r.given("--out") && out.empty()) throw UserError("--out needs a file name");
   const fs::path run_dir = run_arg;
   if (!fs::is_directory(run_dir)) throw UserError("run directory '" + run_arg + "' does not exist or is not a directory");
   if (!fs::is_regular_file(run_dir / "config.ini"))
@@ -157,7 +144,7 @@ int eval_command(const std::vector<std::string>& args) {
   }
 
   std::vector<std::string> shown;
-  if (have_split) {
+  if (r.given("--split")) {
     const auto splits = RunReader(file.string()).splits();
     std::set<std::string> all(splits.begin(), splits.end());
     if (!all.count(split)) {

@@ -14,6 +14,7 @@
 #include "core/run_file.h"
 #include "envs/env.h"
 #include "envs/markov_game.h"
+#include "experiments/arg_reader.h"
 #include "experiments/commands.h"
 
 namespace fs = std::filesystem;
@@ -272,43 +273,29 @@ ElccResult export_elcc(const ElccRequest& req) {
 int export_command(const std::vector<std::string>& args) {
   ElccRequest req;
   std::string format;
-  bool have_format = false, have_split = false, have_step = false;
   std::vector<std::string> positional;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const std::string& name, bool& seen, std::string& into) -> bool {
-      if (a == name) {
-        if (i + 1 >= args.size()) throw UserError("'emcomm export' option " + name + " needs a value\n" + kExportUsage);
-        into = args[++i];
-      } else if (a.rfind(name + "=", 0) == 0) {
-        into = a.substr(name.size() + 1);
-      } else {
-        return false;
-      }
-      if (seen) throw UserError("'emcomm export' option " + name + " given twice");
-      seen = true;
-      return true;
-    };
+  ArgReader reader(args, "'emcomm export'", kExportUsage);
+  while (reader.next()) {
+    const std::string& a = reader.arg();
     if (a == "--help" || a == "-h") {
       std::fputs(kExportUsage, stdout);
       return 0;
     } else if (a == "--overwrite") {
       req.overwrite = true;
-    } else if (value("--format", have_format, format) || value("--split", have_split, req.split) ||
-               value("--step", have_step, req.step)) {
+    } else if (reader.value("--format", format) || reader.value("--split", req.split) || reader.value("--step", req.step)) {
     } else if (a.rfind("--", 0) == 0) {
       throw UserError("unknown option '" + a + "' for 'emcomm export'\n" + kExportUsage);
     } else {
       positional.push_back(a);
     }
   }
-  if (!have_format) throw UserError(std::string("'emcomm export' needs --format elcc\n") + kExportUsage);
+  if (!reader.given("--format")) throw UserError(std::string("'emcomm export' needs --format elcc\n") + kExportUsage);
   if (format != "elcc") throw UserError("--format '" + format + "': emcomm export writes elcc only");
   if (positional.size() != 2)
     throw UserError("'emcomm export' takes a run file and an output directory; got " +
                     std::to_string(positional.size()) + " arguments\n" + kExportUsage);
-  if (have_split && req.split.empty()) throw UserError("--split needs a split name (e.g. val)");
-  if (!have_split) req.split.clear();
+  if (reader.given("--split") && req.split.empty()) throw UserError("--split needs a split name (e.g. val)");
+  if (!reader.given("--split")) req.split.clear();
   req.run = positional[0];
   req.out_dir = positional[1];
   const ElccResult r = export_elcc(req);

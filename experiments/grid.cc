@@ -23,6 +23,7 @@
 
 #include "algorithms/trainer.h"
 #include "core/errors.h"
+#include "experiments/arg_reader.h"
 #include "experiments/commands.h"
 
 namespace fs = std::filesystem;
@@ -254,12 +255,6 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
   std::vector<std::string> overrides;
   int64_t seeds = 0, jobs = 1;
   bool plot = false, overwrite = false, resume = false;
-  auto value_of = [&](size_t& i, const std::string& flag) -> std::string {
-    const std::string& a = args[i];
-    if (a.size() > flag.size() && a[flag.size()] == '=') return a.substr(flag.size() + 1);
-    if (i + 1 >= args.size()) throw UserError(flag + " needs a value; " + usage);
-    return args[++i];
-  };
   auto positive = [&](const std::string& flag, const std::string& v) {
     char* end = nullptr;
     long long n = std::strtoll(v.c_str(), &end, 10);
@@ -267,11 +262,11 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
       throw UserError("option " + flag + ": got '" + v + "', expected an integer in [1, 100000]");
     return int64_t(n);
   };
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto is = [&](const std::string& flag) { return a == flag || a.rfind(flag + "=", 0) == 0; };
-    if (is("--vary")) {
-      std::string spec = value_of(i, "--vary");
+  ArgReader r(args, "'emcomm " + command + "'", usage);
+  std::string spec, value;
+  while (r.next()) {
+    const std::string& a = r.arg();
+    if (r.value("--vary", spec, /*repeatable=*/true)) {
       auto eq = spec.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
         throw UserError("--vary '" + spec + "': expected section.key=v1,v2,...");
@@ -281,12 +276,11 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
       for (const auto& o : varies)
         if (o.key == v.key) throw UserError("--vary " + v.key + " given twice");
       varies.push_back(v);
-    } else if (is("--seeds")) {
-      seeds = positive("--seeds", value_of(i, "--seeds"));
-    } else if (is("--jobs")) {
-      jobs = positive("--jobs", value_of(i, "--jobs"));
-    } else if (is("--out")) {
-      out_arg = value_of(i, "--out");
+    } else if (r.value("--seeds", value)) {
+      seeds = positive("--seeds", value);
+    } else if (r.value("--jobs", value)) {
+      jobs = positive("--jobs", value);
+    } else if (r.value("--out", out_arg)) {
     } else if (a == "--plot") {
       plot = true;
     } else if (a == "--overwrite") {
@@ -295,8 +289,8 @@ Grid parse_grid(const std::string& command, const std::vector<std::string>& args
       resume = true;  // the default; said explicitly
     } else if (a.rfind("--", 0) == 0) {
       overrides.push_back(a);
-    } else if (!overrides.empty() && overrides.back().find('=') == std::string::npos && i > 0 &&
-               args[i - 1] == overrides.back()) {
+    } else if (!overrides.empty() && overrides.back().find('=') == std::string::npos && r.index() > 0 &&
+               args[r.index() - 1] == overrides.back()) {
       throw UserError("options take their value after '=': write " + overrides.back() + "=" + a + " (got '" +
                       overrides.back() + " " + a + "')");
     } else if (config_path.empty()) {
