@@ -26,9 +26,9 @@ struct Result {
                                // machine units / cpu_seconds is the steadier figure
 };
 
-// Builds workload `name` and measures it for about `seconds` (after a warm-up of about a fifth
-// of that, at least one iteration), on the threads already set.
-Result run_workload(const std::string& name, double seconds);
+// Builds workload `name` with run.threads = `threads` and measures it for about `seconds` (after a
+// warm-up of about a fifth of that, at least one iteration), on the threads already set.
+Result run_workload(const std::string& name, double seconds, int threads = 1);
 
 
 }  // namespace emcomm::bench

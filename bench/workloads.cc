@@ -44,7 +44,12 @@ struct Built {
 };
 
 // The env and algorithm of `emcomm train` with these overrides (defaults otherwise).
-std::shared_ptr<Built> build(const std::vector<std::string>& overrides) {
+// run.threads of the components built: the bench's --threads (an S2P population gives them to its
+// members rather than to OpenBLAS, docs/s2p.md).
+int g_threads = 1;
+
+std::shared_ptr<Built> build(std::vector<std::string> overrides) {
+  overrides.push_back("--run.threads=" + std::to_string(g_threads));
   Config cfg = resolve_config(build_schema(), "", overrides);
   Rng root(static_cast<uint64_t>(cfg.get_int("run.seed")));
   auto b = std::make_shared<Built>();
@@ -255,7 +260,8 @@ const std::vector<Workload>& workloads() {
   return w;
 }
 
-Result run_workload(const std::string& name, double seconds) {
+Result run_workload(const std::string& name, double seconds, int threads) {
+  g_threads = threads;
   Job job = make_job(name);
   // Warm-up: at least one call and about a fifth of the measuring time (allocator caches,
   // Adam state, OpenBLAS buffers).

@@ -187,7 +187,7 @@ int bench_command(const std::vector<std::string>& args) {
   std::vector<bench::Result> results;
   for (const auto& name : only) {
     if (!json) std::fprintf(stderr, "bench: %s ...\n", name.c_str());
-    results.push_back(bench::run_workload(name, seconds));
+    results.push_back(bench::run_workload(name, seconds, threads));
   }
   std::map<std::string, PythonRate> py;
   if (vs_python) {
