@@ -82,6 +82,7 @@ class PopListenerImpl : public ListenerPopulationImpl {
   torch::Tensor forward_symbols_range(int64_t first, int64_t count, const torch::Tensor& symbols);
   // Members [first, first + count) as a population of their own (StackedLinearImpl's slice).
   std::shared_ptr<PopListenerImpl> slice(int64_t first, int64_t count) const;
+  int64_t members() const { return members_; }
 
  private:
   PopListenerImpl(const PopListenerImpl& of, int64_t first, int64_t count);

@@ -445,17 +445,31 @@ double S2P::selfplay_update(bool speaker_frozen) {
 }
 
 bool S2P::can_split_selfplay(bool speaker_frozen) const {
-  return member_threads() && !opt_.uniform_pairing && !speaker_frozen &&
-         (opt_.relaxation == Relaxation::Gumbel || opt_.relaxation == Relaxation::StGumbel) &&
-         dynamic_cast<const PopSpeakerImpl*>(speaker_.get()) && dynamic_cast<const PopListenerImpl*>(listener_.get());
+  return split_members() && !opt_.uniform_pairing && !speaker_frozen &&
+         (opt_.relaxation == Relaxation::Gumbel || opt_.relaxation == Relaxation::StGumbel);
 }
 
-std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>> S2P::member_slices(
-    int64_t parts) const {
+bool S2P::split_members() const {
+  return member_threads() && dynamic_cast<const PopSpeakerImpl*>(speaker_.get()) &&
+         dynamic_cast<const PopListenerImpl*>(listener_.get());
+}
+
+S2P::MemberSlices S2P::member_parts(torch::nn::Module& trained, torch::nn::Module* also) {
+  for (auto* m : {&trained, also}) {
+    if (!m) continue;
+    for (auto& p : m->parameters()) {  // zero_grad, with the gradients defined: the slices write into them
+      if (p.grad().defined()) p.mutable_grad().zero_();
+      else p.mutable_grad() = torch::zeros_like(p);
+    }
+  }
+  return member_slices(std::min<int64_t>(opt_.threads, opt_.population));
+}
+
+S2P::MemberSlices S2P::member_slices(int64_t parts) const {
   auto& speaker = dynamic_cast<PopSpeakerImpl&>(*speaker_);
   auto& listener = dynamic_cast<PopListenerImpl&>(*listener_);
   const int64_t P = opt_.population;
-  std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>> out;
+  MemberSlices out;
   for (int64_t k = 0; k < parts; ++k) {
     const int64_t first = P * k / parts, count = P * (k + 1) / parts - first;
     out.emplace_back(speaker.slice(first, count), listener.slice(first, count));
@@ -469,16 +483,10 @@ double S2P::selfplay_update_split(const SignalBatch& batch) {
   auto& listener = dynamic_cast<PopListenerImpl&>(*listener_);
   // The noise selfplay_update's speak() draws, in the same order from the same generator.
   const auto uniform = torch::empty({P * B, L, V}).uniform_(0.0, 1.0, gen_);
-  auto params = speaker.parameters();
-  for (auto& p : listener.parameters()) params.push_back(p);
-  for (auto& p : params) {  // zero_grad, with the gradients defined: the slices write into them
-    if (p.grad().defined()) p.mutable_grad().zero_();
-    else p.mutable_grad() = torch::zeros_like(p);
-  }
-  const int64_t parts = std::min<int64_t>(opt_.threads, P);
+  const auto slices = member_parts(speaker, &listener);
+  const int64_t parts = int64_t(slices.size());
   selfplay_parts_ = parts;
   std::vector<torch::Tensor> per(static_cast<size_t>(parts));
-  const auto slices = member_slices(parts);
   run_parts(parts, [&](int64_t k) {
     auto& [spk, lis] = slices[size_t(k)];
     const int64_t f = P * k / parts, n = spk->members();
@@ -512,19 +520,36 @@ double S2P::supervised_listener_update() {
   const SignalBatch& batch = last_sup_listener_batch_;
   const int64_t B = batch.size();
   const torch::Tensor human = opt_.sup_batch > 0 ? human_channel_messages(batch) : seed_train_human_;
-  auto out = listen(human.unsqueeze(0).expand({P, B, human.size(1)}), batch.receiver_input);
-  auto per = game_->loss(flat(out), repeat_for_members(batch)).view({P, B});
-  listener_opt_->zero_grad();
-  per.mean(1).sum().backward();
+  auto loss = [&](ListenerPopulationImpl& lis, int64_t count) {  // [count, B]
+    auto out = listen(lis, human.unsqueeze(0).expand({count, B, human.size(1)}), batch.receiver_input);
+    return game_->loss(flat(out), repeat_for_members(batch, count)).view({count, B});
+  };
+  torch::Tensor per;
+  if (split_members()) {  // member slices on threads of their own, as in self-play
+    const auto parts = member_parts(*listener_);
+    std::vector<torch::Tensor> each(parts.size());
+    run_parts(int64_t(parts.size()), [&](int64_t k) {
+      auto& lis = *parts[size_t(k)].second;
+      auto l = loss(lis, lis.members());
+      l.mean(1).sum().backward();
+      each[size_t(k)] = l.detach();
+    });
+    per = torch::cat(each);
+  } else {
+    per = loss(*listener_, P);
+    listener_opt_->zero_grad();
+    per.mean(1).sum().backward();
+  }
   listener_opt_->step();
   return per.mean().item<double>();
 }
 
-torch::Tensor S2P::speaker_sup_loss(const SignalBatch& batch, const torch::Tensor& target_msgs) {
-  const int64_t P = opt_.population, B = batch.size();
+torch::Tensor S2P::speaker_sup_loss(SpeakerPopulationImpl& spk, int64_t P, const SignalBatch& batch,
+                                    const torch::Tensor& target_msgs) {
+  const int64_t B = batch.size();
   const int64_t positions = target_msgs.dim() == 2 ? human_len_ : opt_.channel.max_len;
   auto targets = target_msgs.dim() == 2 ? target_msgs.unsqueeze(0).expand({P, B, target_msgs.size(1)}) : target_msgs;
-  auto logits = speaker_->teacher_logits(batch.sender_input, targets);
+  auto logits = spk.teacher_logits(batch.sender_input, targets);
   auto logp = torch::log_softmax(logits.narrow(2, 0, positions), -1);
   targets = targets.narrow(2, 0, positions);
   auto ce = -logp.gather(3, targets.unsqueeze(3)).squeeze(3);  // [P, B, positions]
@@ -538,9 +563,24 @@ torch::Tensor S2P::speaker_sup_loss(const SignalBatch& batch, const torch::Tenso
 double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
                                       const torch::Tensor& member_mask) {
   speaker_->train();
-  auto per_member = speaker_sup_loss(batch, target_msgs);
-  speaker_opt_->zero_grad();
-  (per_member * member_mask).sum().backward();
+  const int64_t P = opt_.population;
+  torch::Tensor per_member;
+  if (split_members()) {  // member slices on threads of their own, as in self-play
+    const auto parts = member_parts(*speaker_);
+    std::vector<torch::Tensor> each(parts.size());
+    run_parts(int64_t(parts.size()), [&](int64_t k) {
+      auto& spk = *parts[size_t(k)].first;
+      const int64_t first = P * k / int64_t(parts.size()), n = spk.members();
+      auto l = speaker_sup_loss(spk, n, batch, target_msgs.dim() == 2 ? target_msgs : target_msgs.narrow(0, first, n));
+      (l * member_mask.narrow(0, first, n)).sum().backward();
+      each[size_t(k)] = l.detach();
+    });
+    per_member = torch::cat(each);
+  } else {
+    per_member = speaker_sup_loss(*speaker_, P, batch, target_msgs);
+    speaker_opt_->zero_grad();
+    (per_member * member_mask).sum().backward();
+  }
   speaker_opt_->step();
   return (per_member * member_mask).sum().item<double>() / std::max(1.0, member_mask.sum().item<double>());
 }
@@ -625,7 +665,7 @@ void S2P::pretrain_select(Metrics& m) {
   } else if (done.kind == PhaseKind::SpeakerPre) {
     torch::NoGradGuard no_grad;
     speaker_->eval();
-    const double loss = speaker_sup_loss(seed_val_, seed_val_human_).mean().item<double>();
+    const double loss = speaker_sup_loss(*speaker_, opt_.population, seed_val_, seed_val_human_).mean().item<double>();
     m["pretrain/seed_val_speaker_loss"] = loss;
     if (loss < pre_speaker_loss_) {
       pre_speaker_loss_ = loss;

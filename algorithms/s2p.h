@@ -203,14 +203,20 @@ class S2P : public Algorithm {
   // compete with them).
   bool member_threads() const { return opt_.threads > 1 && opt_.population > 1; }
   double selfplay_update_split(const SignalBatch& batch);
+  // Linear populations with member_threads(): the updates and evaluation run by member slices.
+  bool split_members() const;
   // Members split into `parts` consecutive slices (PopSpeakerImpl::slice), linear populations only.
-  std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>> member_slices(
-      int64_t parts) const;
+  using MemberSlices = std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>>;
+  MemberSlices member_slices(int64_t parts) const;
+  // An update's slices (min(run.threads, P) of them): first the gradients of `trained` (and of
+  // `also`) defined and zeroed, so that each slice's backward accumulates into them.
+  MemberSlices member_parts(torch::nn::Module& trained, torch::nn::Module* also = nullptr);
   double supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
                                    const torch::Tensor& member_mask);
   double supervised_listener_update();
   // Per member [P]: the supervised speaker loss of `target_msgs` ([B, L] shared or [P, B, L]).
-  torch::Tensor speaker_sup_loss(const SignalBatch& batch, const torch::Tensor& target_msgs);
+  torch::Tensor speaker_sup_loss(SpeakerPopulationImpl& spk, int64_t P, const SignalBatch& batch,
+                                 const torch::Tensor& target_msgs);
   // s2p.pretrain_select=best: test the pretraining phase's agent on seed-validation every
   // s2p.pretrain_test_every steps of the phase, and after the last pretraining step put the
   // best listener and speaker back and start fresh optimisers (ibr_game/train.py).

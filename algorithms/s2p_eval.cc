@@ -120,8 +120,7 @@ S2P::SetPlay S2P::play_set(const SignalBatch& set, int64_t keep, bool human) {
   const int64_t P = opt_.population, B = set.size();
   keep = std::min(keep, B);
   std::vector<PlayTotals> parts;
-  if (member_threads() && dynamic_cast<PopSpeakerImpl*>(speaker_.get()) &&
-      dynamic_cast<PopListenerImpl*>(listener_.get())) {  // member slices on threads of their own
+  if (split_members()) {  // member slices on threads of their own
     const int64_t n = std::min<int64_t>(opt_.threads, P);
     parts.resize(size_t(n));
     const auto slices = member_slices(n);

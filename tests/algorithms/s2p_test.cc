@@ -708,23 +708,35 @@ TEST_CASE("s2p selection: the first of equally good models is kept, and its para
 
 TEST_CASE("s2p member threads: run.threads=2 splits self-play by member and trains as one thread does",
           "[s2p][population]") {
+  // selfplay; and sched with one-step phases and imitation every other step, so that supervised
+  // listener, speaker and imitation updates run by member slices too.
+  const std::vector<std::vector<std::string>> schedules = {
+      {"--s2p.schedule=selfplay"},
+      {"--s2p.schedule=sched", "--s2p.listener_pretrain=1", "--s2p.speaker_pretrain=1", "--s2p.sp_steps=1",
+       "--s2p.sup_steps=1", "--population.imitate_every=2", "--population.imitate_steps=1"}};
+  for (const auto& schedule : schedules)
   for (std::string act : {"none", "relu"}) {
-    INFO("agents.activation=" << act);
     // P = 5: slices of 2 and 3 members. Gumbel messages (the default) and straight-through.
     for (std::string relax : {"gumbel", "st_gumbel"}) {
-      const std::vector<std::string> opts = {"--population.size=5", "--s2p.schedule=selfplay",
-                                             "--agents.activation=" + act, "--agents.relaxation=" + relax};
+      INFO(schedule[0] << " agents.activation=" << act << " agents.relaxation=" << relax);
+      std::vector<std::string> opts = {"--population.size=5", "--agents.activation=" + act,
+                                       "--agents.relaxation=" + relax};
+      opts.insert(opts.end(), schedule.begin(), schedule.end());
+      const bool selfplay_only = schedule.size() == 1;
       auto with = [&](const std::string& threads) {
         auto o = opts;
         o.push_back("--run.threads=" + threads);
         return o;
       };
       Setup one(with("1")), two(with("2"));
-      for (int64_t t = 1; t <= 4; ++t) {
+      for (int64_t t = 1; t <= (selfplay_only ? 4 : 6); ++t) {
         const auto m1 = one.algo->train_step(t), m2 = two.algo->train_step(t);
+        CHECK(m1.size() == m2.size());
+        for (const auto& [k, v] : m1)
+          if (k.rfind("loss/", 0) == 0) CHECK(v == Approx(m2.at(k)).epsilon(1e-5));
+        if (!selfplay_only) continue;
         CHECK(one.algo->selfplay_parts() == 1);
         CHECK(two.algo->selfplay_parts() == 2);
-        CHECK(m1.at("loss/selfplay") == Approx(m2.at("loss/selfplay")).epsilon(1e-5));
       }
       const auto a = snapshot(*one.algo->speaker()), b = snapshot(*two.algo->speaker());
       const auto c = snapshot(*one.algo->listener()), d = snapshot(*two.algo->listener());
