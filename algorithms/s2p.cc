@@ -606,7 +606,7 @@ void S2P::imitation_update() {
 
 Metrics S2P::train_step(int64_t step) {
   std::optional<ScopedBlasThreads> blas;
-  if (member_threads()) blas.emplace(1);
+  if (split_members()) blas.emplace(1);
   if (!cursor_synced_) {  // resumed from a checkpoint written before the cursor was saved
     schedule_.seek(step - 1);
     cursor_synced_ = true;

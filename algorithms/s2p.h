@@ -198,12 +198,12 @@ class S2P : public Algorithm {
   // opt_.threads threads (each slice's graph on its own thread, one BLAS thread each); the
   // same arithmetic per member as selfplay_update, so the same parameters up to float rounding.
   bool can_split_selfplay(bool speaker_frozen) const;
-  // run.threads > 1 with a population: the run's threads go to members (self-play slices, Adam),
-  // and OpenBLAS stays at one thread inside train_step/evaluate (its spinning pool would
-  // compete with them).
+  // run.threads > 1 with a population: the run's threads go to members (self-play slices, Adam).
   bool member_threads() const { return opt_.threads > 1 && opt_.population > 1; }
   double selfplay_update_split(const SignalBatch& batch);
-  // Linear populations with member_threads(): the updates and evaluation run by member slices.
+  // Linear populations with member_threads(): the updates and evaluation run by member slices,
+  // and OpenBLAS stays at one thread inside train_step/evaluate/log_final (its spinning pool
+  // would compete with them); other populations keep OpenBLAS's run.threads.
   bool split_members() const;
   // Members split into `parts` consecutive slices (PopSpeakerImpl::slice), linear populations only.
   using MemberSlices = std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>>;

@@ -263,7 +263,7 @@ void S2P::log_rows_and_cic(const SignalBatch& set, const std::string& split, con
 
 Metrics S2P::evaluate(int64_t step, RunWriter& log) {
   std::optional<ScopedBlasThreads> blas;
-  if (member_threads()) blas.emplace(1);
+  if (split_members()) blas.emplace(1);
   Metrics m;
   const int64_t P = opt_.population;
   for (Split s : kAllSplits) {
@@ -304,7 +304,7 @@ Metrics S2P::evaluate(int64_t step, RunWriter& log) {
 void S2P::log_final(int64_t, RunWriter& log) {
   if (!opt_.select_on_seed_val || best_params_.empty()) return;  // the last model is the one returned
   std::optional<ScopedBlasThreads> blas;
-  if (member_threads()) blas.emplace(1);
+  if (split_members()) blas.emplace(1);
   const int64_t step = int64_t(best_metrics_.at("selected_step"));
   // final_metrics has put the selected parameters back; greedy evaluation is deterministic, so
   // these figures are those summary.json reports.
