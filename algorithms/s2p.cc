@@ -454,7 +454,7 @@ bool S2P::split_members() const {
          dynamic_cast<const PopListenerImpl*>(listener_.get());
 }
 
-S2P::MemberSlices S2P::member_parts(torch::nn::Module& trained, torch::nn::Module* also) {
+torch::Tensor S2P::train_by_slices(torch::nn::Module& trained, torch::nn::Module* also, const SliceLoss& loss) {
   for (auto* m : {&trained, also}) {
     if (!m) continue;
     for (auto& p : m->parameters()) {  // zero_grad, with the gradients defined: the slices write into them
@@ -462,13 +462,20 @@ S2P::MemberSlices S2P::member_parts(torch::nn::Module& trained, torch::nn::Modul
       else p.mutable_grad() = torch::zeros_like(p);
     }
   }
-  return member_slices(std::min<int64_t>(opt_.threads, opt_.population));
+  const auto slices = member_slices();
+  const int64_t parts = int64_t(slices.size()), P = opt_.population;
+  std::vector<torch::Tensor> each(static_cast<size_t>(parts));
+  run_parts(parts, [&](int64_t k) {
+    auto& [spk, lis] = slices[size_t(k)];
+    each[size_t(k)] = loss(*spk, *lis, P * k / parts).detach();
+  });
+  return torch::cat(each);
 }
 
-S2P::MemberSlices S2P::member_slices(int64_t parts) const {
+S2P::MemberSlices S2P::member_slices() const {
   auto& speaker = dynamic_cast<PopSpeakerImpl&>(*speaker_);
   auto& listener = dynamic_cast<PopListenerImpl&>(*listener_);
-  const int64_t P = opt_.population;
+  const int64_t P = opt_.population, parts = std::min<int64_t>(opt_.threads, P);
   MemberSlices out;
   for (int64_t k = 0; k < parts; ++k) {
     const int64_t first = P * k / parts, count = P * (k + 1) / parts - first;
@@ -479,26 +486,20 @@ S2P::MemberSlices S2P::member_slices(int64_t parts) const {
 
 double S2P::selfplay_update_split(const SignalBatch& batch) {
   const int64_t P = opt_.population, B = opt_.batch_size, L = opt_.channel.max_len, V = opt_.channel.vocab_size;
-  auto& speaker = dynamic_cast<PopSpeakerImpl&>(*speaker_);
-  auto& listener = dynamic_cast<PopListenerImpl&>(*listener_);
   // The noise selfplay_update's speak() draws, in the same order from the same generator.
   const auto uniform = torch::empty({P * B, L, V}).uniform_(0.0, 1.0, gen_);
-  const auto slices = member_parts(speaker, &listener);
-  const int64_t parts = int64_t(slices.size());
-  selfplay_parts_ = parts;
-  std::vector<torch::Tensor> per(static_cast<size_t>(parts));
-  run_parts(parts, [&](int64_t k) {
-    auto& [spk, lis] = slices[size_t(k)];
-    const int64_t f = P * k / parts, n = spk->members();
-    auto logits = spk->teacher_logits(batch.sender_input, {});  // [n, B, L, V]
+  selfplay_parts_ = std::min<int64_t>(opt_.threads, P);
+  const auto per = train_by_slices(*speaker_, listener_.get(), [&](PopSpeakerImpl& spk, PopListenerImpl& lis, int64_t f) {
+    const int64_t n = spk.members();
+    auto logits = spk.teacher_logits(batch.sender_input, {});  // [n, B, L, V]
     auto flat_logits = logits.view({n * B, L, V});
     auto msg = finish_message(flat_logits, gumbel_symbols(flat_logits, opt_.relaxation, opt_.temperature,
                                                           uniform.narrow(0, f * B, n * B)),
                               opt_.relaxation, opt_.channel);
-    auto out = lis->forward(msg.onehots.view({n, B, L, V}), batch.receiver_input);
+    auto out = lis.forward(msg.onehots.view({n, B, L, V}), batch.receiver_input);
     auto loss = game_->loss(flat(out), repeat_for_members(batch, n)).view({n, B});
     loss.mean(1).sum().backward();
-    per[size_t(k)] = loss.detach();
+    return loss;
   });
   if (selfplay_opt_) {
     selfplay_opt_->step();
@@ -506,7 +507,7 @@ double S2P::selfplay_update_split(const SignalBatch& batch) {
     listener_opt_->step();
     speaker_opt_->step();
   }
-  return torch::cat(per).mean().item<double>();
+  return per.mean().item<double>();
 }
 
 double S2P::supervised_listener_update() {
@@ -526,15 +527,11 @@ double S2P::supervised_listener_update() {
   };
   torch::Tensor per;
   if (split_members()) {  // member slices on threads of their own, as in self-play
-    const auto parts = member_parts(*listener_);
-    std::vector<torch::Tensor> each(parts.size());
-    run_parts(int64_t(parts.size()), [&](int64_t k) {
-      auto& lis = *parts[size_t(k)].second;
+    per = train_by_slices(*listener_, nullptr, [&](PopSpeakerImpl&, PopListenerImpl& lis, int64_t) {
       auto l = loss(lis, lis.members());
       l.mean(1).sum().backward();
-      each[size_t(k)] = l.detach();
+      return l;
     });
-    per = torch::cat(each);
   } else {
     per = loss(*listener_, P);
     listener_opt_->zero_grad();
@@ -566,16 +563,12 @@ double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Ten
   const int64_t P = opt_.population;
   torch::Tensor per_member;
   if (split_members()) {  // member slices on threads of their own, as in self-play
-    const auto parts = member_parts(*speaker_);
-    std::vector<torch::Tensor> each(parts.size());
-    run_parts(int64_t(parts.size()), [&](int64_t k) {
-      auto& spk = *parts[size_t(k)].first;
-      const int64_t first = P * k / int64_t(parts.size()), n = spk.members();
+    per_member = train_by_slices(*speaker_, nullptr, [&](PopSpeakerImpl& spk, PopListenerImpl&, int64_t first) {
+      const int64_t n = spk.members();
       auto l = speaker_sup_loss(spk, n, batch, target_msgs.dim() == 2 ? target_msgs : target_msgs.narrow(0, first, n));
       (l * member_mask.narrow(0, first, n)).sum().backward();
-      each[size_t(k)] = l.detach();
+      return l;
     });
-    per_member = torch::cat(each);
   } else {
     per_member = speaker_sup_loss(*speaker_, P, batch, target_msgs);
     speaker_opt_->zero_grad();

@@ -17,6 +17,7 @@
 #include <torch/optim/adam.h>
 
 #include <cmath>
+#include <functional>
 #include <initializer_list>
 #include <vector>
 
@@ -147,7 +148,7 @@ class S2P : public Algorithm {
     bool selfplay_after_seed = false;  // s2p.selfplay_data=after_seed: self-play never sees a seed object
     bool probes_first = false;         // s2p.probes=first: eval sets are the first eval.size objects
     bool eval_each_round = false;      // s2p.eval_each_round: also evaluate at the end of every round
-    int64_t threads = 1;               // run.threads: self-play of independent pairs split by member
+    int64_t threads = 1;               // run.threads: a linear population's members split over them
     static Options from(const Config& cfg);
   };
   static OptionSet option_set();
@@ -205,12 +206,16 @@ class S2P : public Algorithm {
   // and OpenBLAS stays at one thread inside train_step/evaluate/log_final (its spinning pool
   // would compete with them); other populations keep OpenBLAS's run.threads.
   bool split_members() const;
-  // Members split into `parts` consecutive slices (PopSpeakerImpl::slice), linear populations only.
+  // The members split into min(run.threads, P) consecutive slices (PopSpeakerImpl::slice),
+  // linear populations only.
   using MemberSlices = std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>>;
-  MemberSlices member_slices(int64_t parts) const;
-  // An update's slices (min(run.threads, P) of them): first the gradients of `trained` (and of
-  // `also`) defined and zeroed, so that each slice's backward accumulates into them.
-  MemberSlices member_parts(torch::nn::Module& trained, torch::nn::Module* also = nullptr);
+  MemberSlices member_slices() const;
+  // One update's forward and backward by member slices, each on a thread of its own: defines and
+  // zeroes the gradients of `trained` (and `also`), then loss(slice speaker, slice listener, first
+  // member) back-propagates its slice's loss and returns it per member; the slices' losses,
+  // detached and in member order. The caller steps the optimisers.
+  using SliceLoss = std::function<torch::Tensor(PopSpeakerImpl&, PopListenerImpl&, int64_t)>;
+  torch::Tensor train_by_slices(torch::nn::Module& trained, torch::nn::Module* also, const SliceLoss& loss);
   double supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
                                    const torch::Tensor& member_mask);
   double supervised_listener_update();

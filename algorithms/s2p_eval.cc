@@ -13,10 +13,8 @@
 
 #include "agents/population.h"
 #include "algorithms/interrupt.h"
-#include "algorithms/s2p.h"
 #include "algorithms/runtime.h"
-
-#include <optional>
+#include "algorithms/s2p.h"
 #include "algorithms/signal_log.h"
 #include "core/errors.h"
 
@@ -121,10 +119,9 @@ S2P::SetPlay S2P::play_set(const SignalBatch& set, int64_t keep, bool human) {
   keep = std::min(keep, B);
   std::vector<PlayTotals> parts;
   if (split_members()) {  // member slices on threads of their own
-    const int64_t n = std::min<int64_t>(opt_.threads, P);
-    parts.resize(size_t(n));
-    const auto slices = member_slices(n);
-    run_parts(n, [&](int64_t k) {
+    const auto slices = member_slices();
+    parts.resize(slices.size());
+    run_parts(int64_t(slices.size()), [&](int64_t k) {
       auto& [spk, lis] = slices[size_t(k)];
       parts[size_t(k)] = play_members(*spk, *lis, spk->members(), set, keep, human);
     });
