@@ -516,11 +516,13 @@ double S2P::supervised_listener_update() {
   // The seed-train objects again (all of them, or s2p.sup_batch drawn without replacement),
   // with distractors and target slots drawn afresh from the trainer's generator (the
   // reference's get_s2p_batch); reconstruction games draw no distractors.
-  last_sup_listener_batch_ = opt_.sup_batch > 0 ? game_->sample_within(Split::Train, 0, n, opt_.sup_batch, data_rng_)
-                                                : game_->slice(Split::Train, 0, n, data_rng_);
+  torch::Tensor human = seed_train_human_;
+  if (opt_.sup_batch > 0)
+    std::tie(last_sup_listener_batch_, human) = draw_sup_batch();
+  else
+    last_sup_listener_batch_ = game_->slice(Split::Train, 0, n, data_rng_);
   const SignalBatch& batch = last_sup_listener_batch_;
   const int64_t B = batch.size();
-  const torch::Tensor human = opt_.sup_batch > 0 ? human_channel_messages(batch) : seed_train_human_;
   auto loss = [&](ListenerPopulationImpl& lis, int64_t count) {  // [count, B]
     auto out = listen(lis, human.unsqueeze(0).expand({count, B, human.size(1)}), batch.receiver_input);
     return game_->loss(flat(out), repeat_for_members(batch, count)).view({count, B});
@@ -539,6 +541,12 @@ double S2P::supervised_listener_update() {
   }
   listener_opt_->step();
   return per.mean().item<double>();
+}
+
+std::pair<SignalBatch, torch::Tensor> S2P::draw_sup_batch() {
+  SignalBatch b = game_->sample_within(Split::Train, 0, seed_train_.size(), opt_.sup_batch, data_rng_);
+  torch::Tensor human = human_channel_messages(b);
+  return {std::move(b), std::move(human)};
 }
 
 torch::Tensor S2P::speaker_sup_loss(SpeakerPopulationImpl& spk, int64_t P, const SignalBatch& batch,
@@ -611,9 +619,9 @@ Metrics S2P::train_step(int64_t step) {
   if (plan.sup_listener) m["loss/sup_listener"] = supervised_listener_update();
   if (plan.sup_speaker) {
     const torch::Tensor all = torch::ones({opt_.population});
-    if (opt_.sup_batch > 0) {  // a fresh draw of s2p.sup_batch seed-train objects
-      SignalBatch b = game_->sample_within(Split::Train, 0, seed_train_.size(), opt_.sup_batch, data_rng_);
-      m["loss/sup_speaker"] = supervised_speaker_update(b, human_channel_messages(b), all);
+    if (opt_.sup_batch > 0) {
+      const auto [b, human] = draw_sup_batch();
+      m["loss/sup_speaker"] = supervised_speaker_update(b, human, all);
     } else {
       m["loss/sup_speaker"] = supervised_speaker_update(seed_train_, seed_train_human_, all);
     }

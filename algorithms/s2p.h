@@ -19,6 +19,7 @@
 #include <cmath>
 #include <functional>
 #include <initializer_list>
+#include <utility>
 #include <vector>
 
 #include "agents/agent.h"
@@ -219,6 +220,9 @@ class S2P : public Algorithm {
   double supervised_speaker_update(const SignalBatch& batch, const torch::Tensor& target_msgs,
                                    const torch::Tensor& member_mask);
   double supervised_listener_update();
+  // s2p.sup_batch > 0: that many distinct seed-train objects, drawn afresh from the trainer's
+  // generator, and their human messages (both supervised updates draw their batch this way).
+  std::pair<SignalBatch, torch::Tensor> draw_sup_batch();
   // Per member [P]: the supervised speaker loss of `target_msgs` ([B, L] shared or [P, B, L]).
   torch::Tensor speaker_sup_loss(SpeakerPopulationImpl& spk, int64_t P, const SignalBatch& batch,
                                  const torch::Tensor& target_msgs);
