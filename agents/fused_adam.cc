@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
-#include <vector>
+
+#include "core/parallel.h"
 
 namespace emcomm {
 
@@ -39,10 +39,7 @@ void adam_pass(float* __restrict p, const float* __restrict g, float* __restrict
     at::parallel_for(0, n, 1 << 16, range);
     return;
   }
-  std::vector<std::thread> pool;
-  for (int64_t k = 1; k < parts; ++k) pool.emplace_back(range, n * k / parts, n * (k + 1) / parts);
-  range(0, n / parts);
-  for (auto& t : pool) t.join();
+  run_on_threads(parts, [&](int64_t k) { range(n * k / parts, n * (k + 1) / parts); });
 }
 
 }  // namespace

@@ -6,13 +6,12 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <exception>
 #include <filesystem>
-#include <thread>
 #include <vector>
 
 #include "algorithms/algorithm.h"
 #include "algorithms/trainer.h"
+#include "core/parallel.h"
 
 namespace emcomm {
 
@@ -67,23 +66,8 @@ int blas_threads() {
 }
 
 void run_parts(int64_t parts, const std::function<void(int64_t)>& work) {
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
-  auto guarded = [&](int64_t k) {
-    try {
-      work(k);
-    } catch (...) {
-      errors[size_t(k)] = std::current_exception();
-    }
-  };
-  {
-    ScopedBlasThreads blas(1);
-    std::vector<std::thread> threads;
-    for (int64_t k = 1; k < parts; ++k) threads.emplace_back(guarded, k);
-    guarded(0);
-    for (auto& t : threads) t.join();
-  }
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  ScopedBlasThreads blas(1);
+  run_on_threads(parts, work);
 }
 
 void set_threads(int threads) {
