@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from released_s2p import add_checkout_args, game_dir, thread_env
+
 
 def write_folder(root, sizes, words=100, seed=1):
     import torch  # Debian's python3-torch, as the released code needs
@@ -43,9 +45,7 @@ def write_folder(root, sizes, words=100, seed=1):
 
 
 def run(game, folder, k, threads):
-    env = dict(os.environ)
-    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[v] = str(threads)
+    env = thread_env(threads)
     cmd = ["/usr/bin/python3", "train.py", "--num_distrs", "9", "--num_seed_examples", "10000",
            "--s2p_schedule", "sched", "--s2p_selfplay_updates", str(k), "--s2p_spk_updates", str(k),
            "--s2p_list_updates", str(k), "--min_list_steps", str(k), "--min_spk_steps", str(k),
@@ -60,15 +60,12 @@ def run(game, folder, k, threads):
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("checkout", help="a checkout of github.com/backpropper/s2p")
-    ap.add_argument("--threads", type=int, default=1)
+    add_checkout_args(ap)
     ap.add_argument("--workdir", help="where the stand-in folder goes (default: a temporary directory)")
     ap.add_argument("--ks", default="10,20", help="two step-count scales K (5K steps each)")
     a = ap.parse_args(argv)
-    game = os.path.join(a.checkout, "ibr_game")
-    if not os.path.isfile(os.path.join(game, "train.py")):
-        print(f"released-ibr-steps: {game}/train.py not found: expected a checkout of backpropper/s2p",
-              file=sys.stderr)
+    game = game_dir("released-ibr-steps", a.checkout, "ibr_game")
+    if game is None:
         return 2
     try:
         ks = [int(x) for x in a.ks.split(",")]

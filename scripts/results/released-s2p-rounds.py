@@ -9,26 +9,22 @@ OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS (1: one core, as the i
 usage: released-s2p-rounds.py S2P_CHECKOUT [--iters N] [--threads T]
 """
 import argparse
-import os
 import subprocess
 import sys
 import time
 
+from released_s2p import add_checkout_args, game_dir, thread_env
+
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("checkout", help="a checkout of github.com/backpropper/s2p")
+    add_checkout_args(ap)
     ap.add_argument("--iters", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
-    game = os.path.join(a.checkout, "or_game")
-    if not os.path.isfile(os.path.join(game, "train.py")):
-        print(f"released-s2p-rounds: {game}/train.py not found: expected a checkout of backpropper/s2p",
-              file=sys.stderr)
+    game = game_dir("released-s2p-rounds", a.checkout, "or_game")
+    if game is None:
         return 2
-    env = dict(os.environ)
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[k] = str(a.threads)
+    env = thread_env(a.threads)
     cmd = ["/usr/bin/python3", "-u", "train.py", "--num-compbot-samples-train", "1000",
            "--init-supervised-iters", "5", "--num-selfplay-iters", "20", "--num-supervised-iters", "5",
            "--num-iters", str(a.iters), "--num-encoders-train", "50"]
