@@ -15,6 +15,9 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <utility>
+#include <vector>
+
 #include "agents/channel.h"
 
 namespace emcomm {
@@ -49,6 +52,10 @@ class SpeakerPopulationImpl : public torch::nn::Module {
   virtual torch::Tensor teacher_logits(const torch::Tensor& input, const torch::Tensor& symbols) = 0;
   // Member p's per-position logits [B, L, V] (non-autoregressive speakers only).
   virtual torch::Tensor member_logits(int64_t p, const torch::Tensor& input);
+  // Where member p's parameters live: for each parameter tensor holding some of them, the tensor
+  // and the row of its first dimension that is member p's (stacked members), or -1 when the whole
+  // tensor is member p's (members as modules of their own).
+  virtual std::vector<std::pair<torch::Tensor, int64_t>> member_parameters(int64_t p) = 0;
 };
 
 class ListenerPopulationImpl : public torch::nn::Module {

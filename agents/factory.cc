@@ -65,6 +65,11 @@ class MemberSpeakersImpl : public SpeakerPopulationImpl {
   torch::Tensor member_logits(int64_t p, const torch::Tensor& input) override {
     return members_[p]->policy_logits(input);
   }
+  std::vector<std::pair<torch::Tensor, int64_t>> member_parameters(int64_t p) override {
+    std::vector<std::pair<torch::Tensor, int64_t>> out;
+    for (auto& t : members_[p]->parameters()) out.emplace_back(t, -1);
+    return out;
+  }
 
  private:
   std::vector<std::shared_ptr<SpeakerAgentImpl>> members_;

@@ -152,6 +152,12 @@ torch::Tensor PopSpeakerImpl::teacher_logits(const torch::Tensor& input, const t
   return forward(for_members(members_, input));
 }
 
+std::vector<std::pair<torch::Tensor, int64_t>> PopSpeakerImpl::member_parameters(int64_t p) {
+  std::vector<std::pair<torch::Tensor, int64_t>> out;
+  for (auto& t : parameters()) out.emplace_back(t, p);  // every parameter is [P, ...]
+  return out;
+}
+
 torch::Tensor SpeakerPopulationImpl::member_logits(int64_t, const torch::Tensor&) {
   throw std::logic_error("member_logits: this speaker is autoregressive; its positions have no independent policy");
 }

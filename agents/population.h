@@ -49,6 +49,7 @@ class PopSpeakerImpl : public SpeakerPopulationImpl {
   ChannelOutput speak(const torch::Tensor& input, Relaxation relax, double tau, at::Generator& gen) override;
   torch::Tensor teacher_logits(const torch::Tensor& input, const torch::Tensor&) override;
   torch::Tensor member_logits(int64_t p, const torch::Tensor& input) override { return forward_member(p, input); }
+  std::vector<std::pair<torch::Tensor, int64_t>> member_parameters(int64_t p) override;
   // Members [first, first + count) as a population of their own (StackedLinearImpl's slice).
   std::shared_ptr<PopSpeakerImpl> slice(int64_t first, int64_t count) const;
 

@@ -475,7 +475,7 @@ torch::Tensor S2P::train_by_slices(torch::nn::Module& trained, torch::nn::Module
 S2P::MemberSlices S2P::member_slices() const {
   auto& speaker = dynamic_cast<PopSpeakerImpl&>(*speaker_);
   auto& listener = dynamic_cast<PopListenerImpl&>(*listener_);
-  const int64_t P = opt_.population, parts = std::min<int64_t>(opt_.threads, P);
+  const int64_t P = opt_.population, parts = slice_count();
   MemberSlices out;
   for (int64_t k = 0; k < parts; ++k) {
     const int64_t first = P * k / parts, count = P * (k + 1) / parts - first;
@@ -488,7 +488,7 @@ double S2P::selfplay_update_split(const SignalBatch& batch) {
   const int64_t P = opt_.population, B = opt_.batch_size, L = opt_.channel.max_len, V = opt_.channel.vocab_size;
   // The noise selfplay_update's speak() draws, in the same order from the same generator.
   const auto uniform = torch::empty({P * B, L, V}).uniform_(0.0, 1.0, gen_);
-  selfplay_parts_ = std::min<int64_t>(opt_.threads, P);
+  selfplay_parts_ = slice_count();
   const auto per = train_by_slices(*speaker_, listener_.get(), [&](PopSpeakerImpl& spk, PopListenerImpl& lis, int64_t f) {
     const int64_t n = spk.members();
     auto logits = spk.teacher_logits(batch.sender_input, {});  // [n, B, L, V]
@@ -586,6 +586,54 @@ double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Ten
   return (per_member * member_mask).sum().item<double>() / std::max(1.0, member_mask.sum().item<double>());
 }
 
+namespace {
+
+// Member p's slice of a population's parameters and of their Adam moments, saved at construction
+// and put back by restore(): an update that must leave member p as it was.
+class KeepMember {
+ public:
+  KeepMember(SpeakerPopulationImpl& pop, torch::optim::Adam& opt, int64_t p) : opt_(opt) {
+    torch::NoGradGuard no_grad;
+    for (auto& [t, row] : pop.member_parameters(p)) {
+      Slot s{t, row, part(t, row).clone(), {}, {}};
+      if (auto* st = adam_state(t)) s.avg = part(st->exp_avg(), row).clone(), s.avg_sq = part(st->exp_avg_sq(), row).clone();
+      slots_.push_back(std::move(s));
+    }
+  }
+  void restore() {
+    torch::NoGradGuard no_grad;
+    for (auto& s : slots_) {
+      part(s.param, s.row).copy_(s.value);
+      auto* st = adam_state(s.param);
+      if (!st) continue;
+      // No state before: Adam made it at this step, and zero gradients leave zero moments.
+      if (s.avg.defined()) {
+        part(st->exp_avg(), s.row).copy_(s.avg);
+        part(st->exp_avg_sq(), s.row).copy_(s.avg_sq);
+      } else {
+        part(st->exp_avg(), s.row).zero_();
+        part(st->exp_avg_sq(), s.row).zero_();
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    torch::Tensor param;
+    int64_t row;
+    torch::Tensor value, avg, avg_sq;
+  };
+  static torch::Tensor part(const torch::Tensor& t, int64_t row) { return row < 0 ? t : t[row]; }
+  torch::optim::AdamParamState* adam_state(const torch::Tensor& t) {
+    auto it = opt_.state().find(c10::guts::to_string(t.unsafeGetTensorImpl()));
+    return it == opt_.state().end() ? nullptr : static_cast<torch::optim::AdamParamState*>(it->second.get());
+  }
+  torch::optim::Adam& opt_;
+  std::vector<Slot> slots_;
+};
+
+}  // namespace
+
 int64_t S2P::best_member_on_seed_val() {
   const SignalBatch& set = seed_val_.sender_input.defined() ? seed_val_ : seed_train_;
   return play_set(set, 0, /*human=*/false).member_acc.argmax().item<int64_t>();
@@ -602,7 +650,11 @@ void S2P::imitation_update() {
   }
   auto mask = torch::ones({P});
   mask[imitate_best_] = 0.0;
+  // The best member gets no gradient, but Adam's momentum would still move it: keep its
+  // parameters and moments as they were (its step count, shared by the stacked tensor, advances).
+  KeepMember keep(*speaker_, *speaker_opt_, imitate_best_);
   supervised_speaker_update(batch, target, mask);
+  keep.restore();
 }
 
 Metrics S2P::train_step(int64_t step) {

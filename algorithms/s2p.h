@@ -16,6 +16,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/optim/adam.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <initializer_list>
@@ -207,8 +208,10 @@ class S2P : public Algorithm {
   // and OpenBLAS stays at one thread inside train_step/evaluate/log_final (its spinning pool
   // would compete with them); other populations keep OpenBLAS's run.threads.
   bool split_members() const;
-  // The members split into min(run.threads, P) consecutive slices (PopSpeakerImpl::slice),
-  // linear populations only.
+  // How many slices member_slices() makes: min(run.threads, P).
+  int64_t slice_count() const { return std::min<int64_t>(opt_.threads, opt_.population); }
+  // The members split into slice_count() consecutive slices (PopSpeakerImpl::slice), linear
+  // populations only.
   using MemberSlices = std::vector<std::pair<std::shared_ptr<PopSpeakerImpl>, std::shared_ptr<PopListenerImpl>>>;
   MemberSlices member_slices() const;
   // One update's forward and backward by member slices, each on a thread of its own: defines and

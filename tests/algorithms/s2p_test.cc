@@ -680,7 +680,7 @@ TEST_CASE("s2p supervised steps: listener-only steps leave the speaker, speaker-
   Setup r({"--s2p.schedule=sched_rand_frz", "--s2p.listener_pretrain=1", "--s2p.speaker_pretrain=1",
            "--s2p.sp_steps=3", "--s2p.sup_steps=1", "--train.steps=60"});
   int64_t frozen = 0;
-  for (int64_t t = 1; t <= 40; ++t) {
+  for (int64_t t = 1; t <= 100; ++t) {
     const auto before = snapshot(*r.algo->speaker());
     r.algo->train_step(t);
     if (r.algo->last_plan().selfplay && r.algo->last_plan().speaker_frozen) {
@@ -704,6 +704,67 @@ TEST_CASE("s2p selection: the first of equally good models is kept, and its para
   const Metrics final_m = s.algo->final_metrics(last);
   CHECK(final_m.at("selected_step") == 30);  // the first of the tied evaluations
   CHECK(same(at30, snapshot(*s.algo->speaker())));  // its parameters are put back, not the last ones
+}
+
+TEST_CASE("s2p imitation: the best member on seed-validation is imitated and is the only speaker left unmoved",
+          "[s2p][population]") {
+  // sched_frz: one listener and two speaker pretraining steps (so every speaker has Adam moments),
+  // then frozen-speaker self-play and listener-only supervision: after step 3 only imitation
+  // (every step, one step each) can move a speaker. After step 3 a trained pair (self-play) is
+  // copied into member 2, which is then the best on seed-validation whatever the others' luck.
+  const std::vector<std::string> base = {"--population.size=3", "--env.split=random", "--env.values=6",
+                                         "--agents.vocab_size=18", "--s2p.seed_size=150"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), base.begin(), base.end());
+    return extra;
+  };
+  Setup trained(with({"--s2p.schedule=selfplay", "--train.lr=0.01"}));
+  for (int64_t t = 1; t <= 150; ++t) trained.algo->train_step(t);
+  Setup s(with({"--s2p.schedule=sched_frz", "--s2p.listener_pretrain=1", "--s2p.speaker_pretrain=2",
+                "--train.steps=200", "--population.imitate_every=1", "--population.imitate_steps=1"}));
+  for (int64_t t = 1; t <= 3; ++t) s.algo->train_step(t);
+  REQUIRE(s.algo->last_plan().sup_speaker);
+  {
+    torch::NoGradGuard no_grad;
+    auto copy_member = [](torch::nn::Module& to, torch::nn::Module& from, int64_t dst, int64_t src) {
+      auto a = to.parameters(), b = from.parameters();
+      for (size_t i = 0; i < a.size(); ++i) a[i][dst].copy_(b[i][src]);
+    };
+    copy_member(*s.algo->speaker(), *trained.algo->speaker(), 2, 0);
+    copy_member(*s.algo->listener(), *trained.algo->listener(), 2, 0);
+  }
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const auto objects = s.algo->eval_set(Split::Train).sender_input;
+  auto greedy = [&] {  // [P, objects, L]
+    torch::NoGradGuard no_grad;
+    return s.algo->speaker()->speak(objects, Relaxation::Greedy, 1.0, gen).symbols.view({3, objects.size(0), -1});
+  };
+  auto agreement = [&](const torch::Tensor& msgs, int64_t p) {  // member p's messages equal member 2's
+    return msgs[p].eq(msgs[2]).all(1).to(torch::kFloat64).mean().item<double>();
+  };
+  const auto first = greedy();
+  auto before = snapshot(*s.algo->speaker());
+  for (int64_t t = 4; t <= 103; ++t) {
+    s.algo->train_step(t);
+    const StepPlan& plan = s.algo->last_plan();
+    REQUIRE_FALSE(plan.sup_speaker);
+    REQUIRE((!plan.selfplay || plan.speaker_frozen));
+    const auto now = snapshot(*s.algo->speaker());
+    INFO("step " << t);
+    CHECK_FALSE(member_differs(before, now, 2));  // the best speaker stays exactly as it was
+    if (t <= 6) {                                 // the others move at every imitation step
+      CHECK(member_differs(before, now, 0));
+      CHECK(member_differs(before, now, 1));
+    }
+    before = now;
+  }
+  // ... towards the best speaker's messages.
+  const auto last = greedy();
+  for (int64_t p : {0, 1}) {
+    INFO("member " << p << ": agreement with member 2 " << agreement(first, p) << " -> " << agreement(last, p));
+    CHECK(agreement(first, p) < 0.2);
+    CHECK(agreement(last, p) > 0.5);
+  }
 }
 
 TEST_CASE("s2p member threads: run.threads=2 splits self-play by member and trains as one thread does",
