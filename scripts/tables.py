@@ -10,19 +10,19 @@ import sys
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
 
-def mean_ci(values):
-    """"mean ± half-width of the 95 % CI" (Student t) of the finite values; the mean alone for
-    one value; "–" for none."""
+def mean_ci(values, fmt=".3f"):
+    """"mean ± half-width of the 95 % CI" (Student t) of the finite values, each number in
+    format `fmt`; the mean alone for one value; "–" for none."""
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return "–"
     n = len(vals)
     mean = sum(vals) / n
     if n == 1:
-        return f"{mean:.3f}"
+        return f"{mean:{fmt}}"
     sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
     half = T95.get(n - 1, 1.96) * sd / math.sqrt(n)
-    return f"{mean:.3f} ± {half:.3f}"
+    return f"{mean:{fmt}} ± {half:{fmt}}"
 
 
 def read_between(path, begin, end):

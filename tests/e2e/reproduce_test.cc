@@ -110,3 +110,42 @@ TEST_CASE("compare-table.py keeps the header, 'runs ok' and the chosen rows of s
   CHECK(missing.exit_code == 2);
   CHECK_THAT(missing.output, Catch::Contains("summary.md does not exist"));
 }
+
+TEST_CASE("s2p-returned-last-table.py: the returned model from summary.json, the last evaluation from run.h5",
+          "[e2e][reproduce]") {
+  EMCOMM_NEEDS_PYTHON("h5py", "numpy");
+  test::TempDir dir;
+  // Variant a=1: two finished seeds; a=2: seed 1 finished, seed 2 failed (left out).
+  auto run = [&](const std::string& name, double returned, const std::string& series, int step) {
+    std::filesystem::create_directories(dir / name);
+    std::ofstream(dir / (name + "/summary.json"))
+        << "{\"final\": {\"sp_acc/test\": " << returned << ", \"selected_step\": " << step << "}}";
+    auto r = test::run_shell("HDF5_USE_FILE_LOCKING=FALSE /usr/bin/python3 -c \"import h5py, numpy; "
+                             "f = h5py.File('" + (dir / (name + "/run.h5")) + "', 'w'); "
+                             "f['scalars/sp_acc:test/step'] = numpy.array([1, 2]); "
+                             "f['scalars/sp_acc:test/value'] = numpy.array(" + series + ")\"");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+  };
+  run("a1s1", 0.2, "[0.9, 0.1]", 100);
+  run("a1s2", 0.4, "[0.7, 0.3]", 300);
+  run("a2s1", 0.5, "[0.6, 0.8]", 50);
+  std::ofstream(dir / "results.csv") << "a,seed,status,error,run_dir,sp_acc/test\n"
+                                     << "1,1,ok,," << (dir / "a1s1") << ",0.2\n"
+                                     << "1,2,ok,," << (dir / "a1s2") << ",0.4\n"
+                                     << "2,1,ok,," << (dir / "a2s1") << ",0.5\n"
+                                     << "2,2,failed,exit 1," << (dir / "a2s2") << ",\n";
+  auto r = test::run_shell(script("scripts/results/s2p-returned-last-table.py") + " '" + dir.path.string() +
+                           "' --returned sp_acc/test --last sp_acc/test");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // Two seeds: mean ± t(1) 12.706 × sd / sqrt(2), sd = 0.1414 -> ± 1.271 (and 1271 steps).
+  CHECK(r.output ==
+        "| metric | 1 | 2 |\n|---|---|---|\n| runs ok | 2 | 1 |\n"
+        "| sp_acc/test, returned | 0.300 ± 1.271 | 0.500 |\n"
+        "| sp_acc/test, last | 0.200 ± 1.271 | 0.800 |\n"
+        "| selected step | 200 ± 1271 | 50 |\n");
+  auto missing = test::run_shell(script("scripts/results/s2p-returned-last-table.py") + " '" + (dir / "nope") + "'");
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.output, Catch::Contains("results.csv does not exist"));
+}
