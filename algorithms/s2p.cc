@@ -589,14 +589,21 @@ double S2P::supervised_speaker_update(const SignalBatch& batch, const torch::Ten
 namespace {
 
 // Member p's slice of a population's parameters and of their Adam moments, saved at construction
-// and put back by restore(): an update that must leave member p as it was.
+// and put back by restore(): an update that must leave member p as it was. A tensor that is
+// member p's alone (row -1) gets its whole Adam state back (step count included, or no state if
+// it had none); a stacked tensor's step count is shared by all members and advances.
 class KeepMember {
  public:
   KeepMember(SpeakerPopulationImpl& pop, torch::optim::Adam& opt, int64_t p) : opt_(opt) {
     torch::NoGradGuard no_grad;
     for (auto& [t, row] : pop.member_parameters(p)) {
-      Slot s{t, row, part(t, row).clone(), {}, {}};
-      if (auto* st = adam_state(t)) s.avg = part(st->exp_avg(), row).clone(), s.avg_sq = part(st->exp_avg_sq(), row).clone();
+      Slot s{t, row, part(t, row).clone()};
+      if (auto* st = adam_state(t)) {
+        s.had_state = true;
+        s.avg = part(st->exp_avg(), row).clone();
+        s.avg_sq = part(st->exp_avg_sq(), row).clone();
+        s.step = st->step();
+      }
       slots_.push_back(std::move(s));
     }
   }
@@ -606,11 +613,13 @@ class KeepMember {
       part(s.param, s.row).copy_(s.value);
       auto* st = adam_state(s.param);
       if (!st) continue;
-      // No state before: Adam made it at this step, and zero gradients leave zero moments.
-      if (s.avg.defined()) {
+      if (s.had_state) {
         part(st->exp_avg(), s.row).copy_(s.avg);
         part(st->exp_avg_sq(), s.row).copy_(s.avg_sq);
-      } else {
+        if (s.row < 0) st->step(s.step);
+      } else if (s.row < 0) {
+        opt_.state().erase(key(s.param));
+      } else {  // Adam made the state at this step; zero gradients leave zero moments
         part(st->exp_avg(), s.row).zero_();
         part(st->exp_avg_sq(), s.row).zero_();
       }
@@ -622,10 +631,13 @@ class KeepMember {
     torch::Tensor param;
     int64_t row;
     torch::Tensor value, avg, avg_sq;
+    bool had_state = false;
+    int64_t step = 0;
   };
   static torch::Tensor part(const torch::Tensor& t, int64_t row) { return row < 0 ? t : t[row]; }
+  static std::string key(const torch::Tensor& t) { return c10::guts::to_string(t.unsafeGetTensorImpl()); }
   torch::optim::AdamParamState* adam_state(const torch::Tensor& t) {
-    auto it = opt_.state().find(c10::guts::to_string(t.unsafeGetTensorImpl()));
+    auto it = opt_.state().find(key(t));
     return it == opt_.state().end() ? nullptr : static_cast<torch::optim::AdamParamState*>(it->second.get());
   }
   torch::optim::Adam& opt_;

@@ -176,6 +176,7 @@ class S2P : public Algorithm {
   // Exposed for tests.
   std::shared_ptr<SpeakerPopulationImpl>& speaker() { return speaker_; }
   std::shared_ptr<ListenerPopulationImpl>& listener() { return listener_; }
+  torch::optim::Adam& speaker_optimizer() { return *speaker_opt_; }
   const StepPlan& last_plan() const { return last_plan_; }
   const S2PSchedule& schedule() const { return schedule_; }
   const SignalBatch& eval_set(Split s) const { return eval_sets_[static_cast<int>(s)]; }

@@ -40,10 +40,15 @@ def read_runs(compare_dir):
     seed_col, status_col, dir_col = head.index("seed"), head.index("status"), head.index("run_dir")
     runs = {}
     for r in rows[1:]:
-        variant = ", ".join(r[:seed_col])
+        variant = ", ".join(r[:seed_col]) or "base"  # no --vary: the one variant summary.md calls base
         runs.setdefault(variant, [])
         if r[status_col] == "ok":
-            runs[variant].append(r[dir_col])
+            # results.csv holds absolute paths; a compare directory moved or copied elsewhere
+            # still has its runs beside results.csv under the same names.
+            run_dir = r[dir_col]
+            if not os.path.isdir(run_dir):
+                run_dir = os.path.join(compare_dir, os.path.basename(run_dir.rstrip("/")))
+            runs[variant].append(run_dir)
     return runs
 
 

@@ -680,7 +680,7 @@ TEST_CASE("s2p supervised steps: listener-only steps leave the speaker, speaker-
   Setup r({"--s2p.schedule=sched_rand_frz", "--s2p.listener_pretrain=1", "--s2p.speaker_pretrain=1",
            "--s2p.sp_steps=3", "--s2p.sup_steps=1", "--train.steps=60"});
   int64_t frozen = 0;
-  for (int64_t t = 1; t <= 100; ++t) {
+  for (int64_t t = 1; t <= 40; ++t) {
     const auto before = snapshot(*r.algo->speaker());
     r.algo->train_step(t);
     if (r.algo->last_plan().selfplay && r.algo->last_plan().speaker_frozen) {
@@ -705,6 +705,28 @@ TEST_CASE("s2p selection: the first of equally good models is kept, and its para
   CHECK(final_m.at("selected_step") == 30);  // the first of the tied evaluations
   CHECK(same(at30, snapshot(*s.algo->speaker())));  // its parameters are put back, not the last ones
 }
+
+namespace {
+
+// Adam's first and second moments of every parameter of a stacked population ([P, ...] each),
+// in parameter order (zeros where the optimiser has no state yet).
+std::vector<torch::Tensor> adam_moments(torch::nn::Module& m, torch::optim::Adam& opt) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : m.parameters()) {
+    auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    if (it == opt.state().end()) {
+      out.push_back(torch::zeros_like(p));
+      out.push_back(torch::zeros_like(p));
+      continue;
+    }
+    auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
+    out.push_back(st.exp_avg().clone());
+    out.push_back(st.exp_avg_sq().clone());
+  }
+  return out;
+}
+
+}  // namespace
 
 TEST_CASE("s2p imitation: the best member on seed-validation is imitated and is the only speaker left unmoved",
           "[s2p][population]") {
@@ -744,19 +766,24 @@ TEST_CASE("s2p imitation: the best member on seed-validation is imitated and is 
   };
   const auto first = greedy();
   auto before = snapshot(*s.algo->speaker());
+  auto moments_before = adam_moments(*s.algo->speaker(), s.algo->speaker_optimizer());
   for (int64_t t = 4; t <= 103; ++t) {
     s.algo->train_step(t);
     const StepPlan& plan = s.algo->last_plan();
     REQUIRE_FALSE(plan.sup_speaker);
     REQUIRE((!plan.selfplay || plan.speaker_frozen));
     const auto now = snapshot(*s.algo->speaker());
+    const auto moments = adam_moments(*s.algo->speaker(), s.algo->speaker_optimizer());
     INFO("step " << t);
-    CHECK_FALSE(member_differs(before, now, 2));  // the best speaker stays exactly as it was
-    if (t <= 6) {                                 // the others move at every imitation step
+    CHECK_FALSE(member_differs(before, now, 2));  // the best speaker stays exactly as it was,
+    CHECK_FALSE(member_differs(moments_before, moments, 2));  // its Adam moments too
+    if (t <= 6) {                                             // the others move at every imitation step
       CHECK(member_differs(before, now, 0));
       CHECK(member_differs(before, now, 1));
+      CHECK(member_differs(moments_before, moments, 0));
     }
     before = now;
+    moments_before = moments;
   }
   // ... towards the best speaker's messages.
   const auto last = greedy();
@@ -764,6 +791,50 @@ TEST_CASE("s2p imitation: the best member on seed-validation is imitated and is 
     INFO("member " << p << ": agreement with member 2 " << agreement(first, p) << " -> " << agreement(last, p));
     CHECK(agreement(first, p) < 0.2);
     CHECK(agreement(last, p) > 0.5);
+  }
+}
+
+TEST_CASE("s2p imitation with GRU members: the imitated member's parameters and whole Adam state are kept",
+          "[s2p][population]") {
+  // GRU members are modules of their own (member_parameters gives whole tensors): the kept
+  // member gets back its parameters, moments and step count, or no state when it had none.
+  Setup s({"--population.size=2", "--agents.arch=gru", "--agents.hidden=16", "--agents.embed=8",
+           "--s2p.schedule=sched_frz", "--s2p.listener_pretrain=1", "--s2p.speaker_pretrain=1",
+           "--train.steps=40", "--population.imitate_every=1", "--population.imitate_steps=1"});
+  auto& opt = s.algo->speaker_optimizer();
+  auto state_of = [&](const torch::Tensor& p) -> torch::optim::AdamParamState* {
+    auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    return it == opt.state().end() ? nullptr : static_cast<torch::optim::AdamParamState*>(it->second.get());
+  };
+  s.algo->train_step(1);  // L: no speaker step, so only imitation made speaker state
+  int64_t stateless = 0;  // members whose parameters have no Adam state: the kept one
+  for (int64_t p = 0; p < 2; ++p) {
+    bool none = true;
+    for (auto& [tensor, row] : s.algo->speaker()->member_parameters(p)) none = none && state_of(tensor) == nullptr;
+    stateless += none;
+  }
+  CHECK(stateless == 1);
+  s.algo->train_step(2);  // P: both speakers step
+  for (int64_t t = 3; t <= 8; ++t) {
+    const auto parts = [&] {
+      std::vector<std::vector<torch::Tensor>> m(2);
+      for (int64_t p = 0; p < 2; ++p)
+        for (auto& [tensor, row] : s.algo->speaker()->member_parameters(p)) {
+          REQUIRE(row == -1);
+          auto* st = state_of(tensor);
+          REQUIRE(st != nullptr);
+          m[size_t(p)].insert(m[size_t(p)].end(), {tensor.detach().clone(), st->exp_avg().clone(),
+                                                   st->exp_avg_sq().clone(), torch::tensor(st->step())});
+        }
+      return m;
+    };
+    const auto before = parts();
+    s.algo->train_step(t);
+    REQUIRE_FALSE(s.algo->last_plan().sup_speaker);
+    const auto after = parts();
+    INFO("step " << t);
+    // Exactly one member is kept whole (the best), the other moves.
+    CHECK((test::same(before[0], after[0]) != test::same(before[1], after[1])));
   }
 }
 

@@ -115,7 +115,8 @@ TEST_CASE("s2p-returned-last-table.py: the returned model from summary.json, the
           "[e2e][reproduce]") {
   EMCOMM_NEEDS_PYTHON("h5py", "numpy");
   test::TempDir dir;
-  // Variant a=1: two finished seeds; a=2: seed 1 finished, seed 2 failed (left out).
+  // Variant a=1: two finished seeds; a=2: seed 1 finished (its results.csv path from before the
+  // directory moved), seed 2 failed (left out).
   auto run = [&](const std::string& name, double returned, const std::string& series, int step) {
     std::filesystem::create_directories(dir / name);
     std::ofstream(dir / (name + "/summary.json"))
@@ -133,7 +134,7 @@ TEST_CASE("s2p-returned-last-table.py: the returned model from summary.json, the
   std::ofstream(dir / "results.csv") << "a,seed,status,error,run_dir,sp_acc/test\n"
                                      << "1,1,ok,," << (dir / "a1s1") << ",0.2\n"
                                      << "1,2,ok,," << (dir / "a1s2") << ",0.4\n"
-                                     << "2,1,ok,," << (dir / "a2s1") << ",0.5\n"
+                                     << "2,1,ok,,/elsewhere/a2s1,0.5\n"  // moved: found beside results.csv
                                      << "2,2,failed,exit 1," << (dir / "a2s2") << ",\n";
   auto r = test::run_shell(script("scripts/results/s2p-returned-last-table.py") + " '" + dir.path.string() +
                            "' --returned sp_acc/test --last sp_acc/test");
