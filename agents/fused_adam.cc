@@ -44,6 +44,13 @@ void adam_pass(float* __restrict p, const float* __restrict g, float* __restrict
 
 }  // namespace
 
+std::string adam_state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+torch::optim::AdamParamState* adam_state(torch::optim::Adam& opt, const torch::Tensor& p) {
+  auto it = opt.state().find(adam_state_key(p));
+  return it == opt.state().end() ? nullptr : static_cast<torch::optim::AdamParamState*>(it->second.get());
+}
+
 torch::Tensor FusedAdam::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
   torch::Tensor loss = {};
@@ -66,7 +73,7 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const std::string key = adam_state_key(p);
       auto it = state_.find(key);
       if (it == state_.end()) {  // the same lazily made state as torch::optim::Adam's
         auto s = std::make_unique<torch::optim::AdamParamState>();

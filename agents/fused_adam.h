@@ -10,7 +10,14 @@
 
 #include <torch/optim/adam.h>
 
+#include <string>
+
 namespace emcomm {
+
+// The key torch::optim::Adam (and FusedAdam) files a parameter's state under.
+std::string adam_state_key(const torch::Tensor& p);
+// p's Adam state in `opt`, or nullptr before p's first step.
+torch::optim::AdamParamState* adam_state(torch::optim::Adam& opt, const torch::Tensor& p);
 
 class FusedAdam : public torch::optim::Adam {
  public:

@@ -598,7 +598,7 @@ class KeepMember {
     torch::NoGradGuard no_grad;
     for (auto& [t, row] : pop.member_parameters(p)) {
       Slot s{t, row, part(t, row).clone()};
-      if (auto* st = adam_state(t)) {
+      if (auto* st = adam_state(opt_, t)) {
         s.had_state = true;
         s.avg = part(st->exp_avg(), row).clone();
         s.avg_sq = part(st->exp_avg_sq(), row).clone();
@@ -611,14 +611,14 @@ class KeepMember {
     torch::NoGradGuard no_grad;
     for (auto& s : slots_) {
       part(s.param, s.row).copy_(s.value);
-      auto* st = adam_state(s.param);
+      auto* st = adam_state(opt_, s.param);
       if (!st) continue;
       if (s.had_state) {
         part(st->exp_avg(), s.row).copy_(s.avg);
         part(st->exp_avg_sq(), s.row).copy_(s.avg_sq);
         if (s.row < 0) st->step(s.step);
       } else if (s.row < 0) {
-        opt_.state().erase(key(s.param));
+        opt_.state().erase(adam_state_key(s.param));
       } else {  // Adam made the state at this step; zero gradients leave zero moments
         part(st->exp_avg(), s.row).zero_();
         part(st->exp_avg_sq(), s.row).zero_();
@@ -635,11 +635,6 @@ class KeepMember {
     int64_t step = 0;
   };
   static torch::Tensor part(const torch::Tensor& t, int64_t row) { return row < 0 ? t : t[row]; }
-  static std::string key(const torch::Tensor& t) { return c10::guts::to_string(t.unsafeGetTensorImpl()); }
-  torch::optim::AdamParamState* adam_state(const torch::Tensor& t) {
-    auto it = opt_.state().find(key(t));
-    return it == opt_.state().end() ? nullptr : static_cast<torch::optim::AdamParamState*>(it->second.get());
-  }
   torch::optim::Adam& opt_;
   std::vector<Slot> slots_;
 };
@@ -663,7 +658,7 @@ void S2P::imitation_update() {
   auto mask = torch::ones({P});
   mask[imitate_best_] = 0.0;
   // The best member gets no gradient, but Adam's momentum would still move it: keep its
-  // parameters and moments as they were (its step count, shared by the stacked tensor, advances).
+  // parameters and Adam state as they were (KeepMember).
   KeepMember keep(*speaker_, *speaker_opt_, imitate_best_);
   supervised_speaker_update(batch, target, mask);
   keep.restore();

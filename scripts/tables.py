@@ -1,5 +1,6 @@
 """Helpers of the scripts that write the tables of docs/RESULTS.md and docs/PERFORMANCE.md:
-mean +- 95 % CI over seeds, and rewriting a generated table between two marker comments.
+comma-separated option values, mean +- 95 % CI over seeds, and rewriting a generated table
+between two marker comments.
 
 Used by scripts/bench-table.py, scripts/mcg-tables.py and scripts/results/*.py.
 """
@@ -8,6 +9,11 @@ import sys
 
 # Two-sided 95 % Student t quantiles by degrees of freedom.
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def comma_list(text):
+    """The non-empty items of a comma-separated option value ("" or None: none)."""
+    return [item for item in text.split(",") if item] if text else []
 
 
 def mean_ci(values, fmt=".3f"):

@@ -12,9 +12,8 @@ import argparse
 import os
 import sys
 
-
-def prefixes(text):
-    return [p for p in text.split(",") if p] if text else []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tables import comma_list  # noqa: E402
 
 
 def table(summary_path, rows, drop):
@@ -51,7 +50,7 @@ def main(argv):
               file=sys.stderr)
         return 2
     try:
-        print(table(path, prefixes(args.rows), prefixes(args.drop)))
+        print(table(path, comma_list(args.rows), comma_list(args.drop)))
     except ValueError as e:
         print(f"compare-table.py: error: {e}", file=sys.stderr)
         return 2

@@ -20,11 +20,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tables import mean_ci  # noqa: E402
-
-
-def figures(text):
-    return [f for f in text.split(",") if f] if text else []
+from tables import comma_list, mean_ci  # noqa: E402
 
 
 def read_runs(compare_dir):
@@ -93,7 +89,7 @@ def main(argv):
     ap.add_argument("--last", default="", help="figures of the last evaluation (comma list)")
     args = ap.parse_args(argv[1:])
     try:
-        print(table(read_runs(args.compare_dir), figures(args.returned), figures(args.last)))
+        print(table(read_runs(args.compare_dir), comma_list(args.returned), comma_list(args.last)))
     except (OSError, ValueError, KeyError) as e:
         print(f"s2p-returned-last-table.py: error: {e}", file=sys.stderr)
         return 2

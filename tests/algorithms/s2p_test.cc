@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "agents/fused_adam.h"
 #include "algorithms/s2p.h"
 #include "algorithms/signal_log.h"
 #include "core/errors.h"
@@ -713,15 +714,9 @@ namespace {
 std::vector<torch::Tensor> adam_moments(torch::nn::Module& m, torch::optim::Adam& opt) {
   std::vector<torch::Tensor> out;
   for (const auto& p : m.parameters()) {
-    auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-    if (it == opt.state().end()) {
-      out.push_back(torch::zeros_like(p));
-      out.push_back(torch::zeros_like(p));
-      continue;
-    }
-    auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
-    out.push_back(st.exp_avg().clone());
-    out.push_back(st.exp_avg_sq().clone());
+    auto* st = adam_state(opt, p);
+    out.push_back(st ? st->exp_avg().clone() : torch::zeros_like(p));
+    out.push_back(st ? st->exp_avg_sq().clone() : torch::zeros_like(p));
   }
   return out;
 }
@@ -801,11 +796,7 @@ TEST_CASE("s2p imitation with GRU members: the imitated member's parameters and 
   Setup s({"--population.size=2", "--agents.arch=gru", "--agents.hidden=16", "--agents.embed=8",
            "--s2p.schedule=sched_frz", "--s2p.listener_pretrain=1", "--s2p.speaker_pretrain=1",
            "--train.steps=40", "--population.imitate_every=1", "--population.imitate_steps=1"});
-  auto& opt = s.algo->speaker_optimizer();
-  auto state_of = [&](const torch::Tensor& p) -> torch::optim::AdamParamState* {
-    auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-    return it == opt.state().end() ? nullptr : static_cast<torch::optim::AdamParamState*>(it->second.get());
-  };
+  auto state_of = [&](const torch::Tensor& p) { return adam_state(s.algo->speaker_optimizer(), p); };
   s.algo->train_step(1);  // L: no speaker step, so only imitation made speaker state
   int64_t stateless = 0;  // members whose parameters have no Adam state: the kept one
   for (int64_t p = 0; p < 2; ++p) {
