@@ -49,7 +49,10 @@ def read_runs(compare_dir):
 
 
 def last_value(run_dir, fig):
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError("--last reads run.h5 with h5py: install python3-h5py") from None
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
     with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
         key = "scalars/" + fig.replace("/", ":") + "/value"
