@@ -29,7 +29,10 @@ def cell(x):
 
 
 def matrix(label, run_dir):
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError("--matrices reads run.h5 with h5py: install python3-h5py") from None
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
     with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
         if "matrices/crossplay:val" not in f:
