@@ -2,6 +2,7 @@
 """The MADDPG paper's table from the runs of scripts/results/maddpg-table.sh.
 
     scripts/results/maddpg-table.py runs/maddpg-table      # prints the Markdown tables
+    scripts/results/maddpg-table.py runs/maddpg-table simple_push simple_tag   # those scenarios only
 
 Reads every finished run's summary.json (final/*: the 1000-episode evaluation after training)
 and config.ini under OUT_DIR/<scenario>/, groups the runs by matchup (good side's and
@@ -70,10 +71,17 @@ def scenario_table(out, scenario):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: scripts/results/maddpg-table.py OUT_DIR")
-    out = sys.argv[1]
+    if len(sys.argv) < 2:
+        sys.exit("usage: scripts/results/maddpg-table.py OUT_DIR [SCENARIO ...]")
+    out, wanted = sys.argv[1], sys.argv[2:]
+    unknown = [s for s in wanted if s not in FIGURES]
+    if unknown:
+        print(f"maddpg-table.py: unknown scenario {', '.join(unknown)}; allowed: {', '.join(FIGURES)}",
+              file=sys.stderr)
+        sys.exit(2)
     for scenario in FIGURES:
+        if wanted and scenario not in wanted:
+            continue
         table = scenario_table(out, scenario)
         if table is not None:
             print(f"**{scenario}**\n\n{table}\n")

@@ -150,3 +150,45 @@ TEST_CASE("s2p-returned-last-table.py: the returned model from summary.json, the
   CHECK(missing.exit_code == 2);
   CHECK_THAT(missing.output, Catch::Contains("results.csv does not exist"));
 }
+
+TEST_CASE("maddpg-table.py: each matchup's mean over its finished seeds, only the scenarios asked for",
+          "[e2e][reproduce]") {
+  EMCOMM_NEEDS_PYTHON("json");
+  test::TempDir dir;
+  auto run = [&](const std::string& scenario, const std::string& name, const std::string& good,
+                 const std::string& adversary, const std::string& final_json) {
+    const auto run_dir = dir / (scenario + "/" + name);
+    std::filesystem::create_directories(run_dir);
+    std::ofstream(run_dir + "/config.ini") << "[maddpg]\ngood = " << good << "\nadversary = " << adversary << "\n";
+    if (!final_json.empty()) std::ofstream(run_dir + "/summary.json") << "{\"final\": {" << final_json << "}}";
+  };
+  // simple_push: MADDPG vs DDPG over two seeds, DDPG vs DDPG one seed plus one unfinished run.
+  run("simple_push", "md1", "maddpg", "ddpg",
+      "\"final/good_distance\": 0.2, \"final/adversary_distance\": 0.4, \"final/reward/agent0\": -1, "
+      "\"final/reward/agent1\": -3");
+  run("simple_push", "md2", "maddpg", "ddpg",
+      "\"final/good_distance\": 0.4, \"final/adversary_distance\": 0.6, \"final/reward/agent0\": -3, "
+      "\"final/reward/agent1\": -5");
+  run("simple_push", "dd1", "ddpg", "ddpg",
+      "\"final/good_distance\": 0.5, \"final/adversary_distance\": 0.5, \"final/reward/agent0\": -2, "
+      "\"final/reward/agent1\": -2");
+  run("simple_push", "dd2", "ddpg", "ddpg", "");
+  run("simple_tag", "mm1", "maddpg", "maddpg",
+      "\"final/collisions\": 2, \"final/reward/agent0\": 20, \"final/reward/agent3\": -20");
+  auto r = test::run_shell(script("scripts/results/maddpg-table.py") + " '" + dir.path.string() + "' simple_push");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // MADDPG good vs DDPG adversary, two seeds: sd 0.1414 -> ± t(1) 12.706 × 0.1 = 1.271 (reward: ± 12.706).
+  CHECK(r.output ==
+        "**simple_push**\n\n"
+        "| good agents | adversaries | seeds | good_distance | adversary_distance | reward/agent0 | reward/agent1 |\n"
+        "|---|---|---|---|---|---|---|\n"
+        "| MADDPG | DDPG | 2 | 0.300 ± 1.271 | 0.500 ± 1.271 | -2.000 ± 12.706 | -4.000 ± 12.706 |\n"
+        "| DDPG | DDPG | 1 | 0.500 | 0.500 | -2.000 | -2.000 |\n\n"
+        "(1 run(s) not finished, left out.)\n\n");
+  auto both = test::run_shell(script("scripts/results/maddpg-table.py") + " '" + dir.path.string() + "'");
+  CHECK_THAT(both.output, Catch::Contains("**simple_tag**") && Catch::Contains("| MADDPG | MADDPG | 1 | 2.000 |"));
+  auto bad = test::run_shell(script("scripts/results/maddpg-table.py") + " '" + dir.path.string() + "' simple_pushh");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.output, Catch::Contains("unknown scenario simple_pushh") && Catch::Contains("simple_push"));
+}
