@@ -1,10 +1,11 @@
 """Helpers of the scripts that write the tables of docs/RESULTS.md and docs/PERFORMANCE.md:
-comma-separated option values, mean +- 95 % CI over seeds, and rewriting a generated table
-between two marker comments.
+comma-separated option values, opening a run.h5 for reading, mean +- 95 % CI over seeds, and
+rewriting a generated table between two marker comments.
 
 Used by scripts/bench-table.py, scripts/mcg-tables.py and scripts/results/*.py.
 """
 import math
+import os
 import sys
 
 # Two-sided 95 % Student t quantiles by degrees of freedom.
@@ -14,6 +15,18 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
 def comma_list(text):
     """The non-empty items of a comma-separated option value ("" or None: none)."""
     return [item for item in text.split(",") if item] if text else []
+
+
+def open_run_h5(run_dir, option):
+    """run_dir/run.h5 opened read-only with h5py (imported here, so scripts that read no run.h5
+    need no h5py), without HDF5 file locking unless the caller's environment sets it. Without
+    h5py: ValueError naming `option` (what needs the file) and the package to install."""
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError(f"{option} reads run.h5 with h5py: install python3-h5py") from None
+    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+    return h5py.File(os.path.join(run_dir, "run.h5"), "r")
 
 
 def mean_ci(values, fmt=".3f"):

@@ -16,6 +16,9 @@ import math
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tables import open_run_h5  # noqa: E402
+
 FIGURES = [
     "sp_acc/train", "sp_acc/val", "sp_acc/test", "crossplay_mean/val",
     "listener_human_acc/train", "listener_human_acc/val", "listener_human_acc/test",
@@ -29,12 +32,7 @@ def cell(x):
 
 
 def matrix(label, run_dir):
-    try:
-        import h5py
-    except ImportError:
-        raise ValueError("--matrices reads run.h5 with h5py: install python3-h5py") from None
-    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-    with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+    with open_run_h5(run_dir, "--matrices") as f:
         if "matrices/crossplay:val" not in f:
             raise ValueError(f"{run_dir}/run.h5 has no /matrices/crossplay:val (population.size = 1?)")
         m = f["matrices/crossplay:val/value"][-1]

@@ -20,7 +20,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tables import comma_list, mean_ci  # noqa: E402
+from tables import comma_list, mean_ci, open_run_h5  # noqa: E402
 
 
 def read_runs(compare_dir):
@@ -49,12 +49,7 @@ def read_runs(compare_dir):
 
 
 def last_value(run_dir, fig):
-    try:
-        import h5py
-    except ImportError:
-        raise ValueError("--last reads run.h5 with h5py: install python3-h5py") from None
-    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-    with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+    with open_run_h5(run_dir, "--last") as f:
         key = "scalars/" + fig.replace("/", ":") + "/value"
         if key not in f:
             raise ValueError(f"{run_dir}/run.h5 has no /{key}")
