@@ -71,18 +71,24 @@ def scenario_table(out, scenario):
 
 
 def main():
+    def fail(message):
+        print(f"maddpg-table.py: {message}", file=sys.stderr)
+        sys.exit(2)
+
     if len(sys.argv) < 2:
-        sys.exit("usage: scripts/results/maddpg-table.py OUT_DIR [SCENARIO ...]")
+        fail("usage: scripts/results/maddpg-table.py OUT_DIR [SCENARIO ...]")
     out, wanted = sys.argv[1], sys.argv[2:]
+    if not os.path.isdir(out):
+        fail(f"{out} is not a directory (the OUT_DIR of scripts/results/maddpg-table.sh)")
     unknown = [s for s in wanted if s not in FIGURES]
     if unknown:
-        print(f"maddpg-table.py: unknown scenario {', '.join(unknown)}; allowed: {', '.join(FIGURES)}",
-              file=sys.stderr)
-        sys.exit(2)
+        fail(f"unknown scenario {', '.join(unknown)}; allowed: {', '.join(FIGURES)}")
     for scenario in FIGURES:
         if wanted and scenario not in wanted:
             continue
         table = scenario_table(out, scenario)
+        if table is None and wanted:
+            fail(f"{out} has no {scenario}/ directory: run scripts/results/maddpg-table.sh {out} {scenario}")
         if table is not None:
             print(f"**{scenario}**\n\n{table}\n")
 

@@ -191,4 +191,10 @@ TEST_CASE("maddpg-table.py: each matchup's mean over its finished seeds, only th
   auto bad = test::run_shell(script("scripts/results/maddpg-table.py") + " '" + dir.path.string() + "' simple_pushh");
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.output, Catch::Contains("unknown scenario simple_pushh") && Catch::Contains("simple_push"));
+  auto absent = test::run_shell(script("scripts/results/maddpg-table.py") + " '" + dir.path.string() + "' simple_spread");
+  CHECK(absent.exit_code == 2);  // asked for by name, but never run: said, not an empty table
+  CHECK_THAT(absent.output, Catch::Contains("has no simple_spread/ directory"));
+  auto no_dir = test::run_shell(script("scripts/results/maddpg-table.py") + " '" + (dir / "nope") + "'");
+  CHECK(no_dir.exit_code == 2);
+  CHECK_THAT(no_dir.output, Catch::Contains("is not a directory"));
 }
