@@ -597,9 +597,8 @@ class KeepMember {
   KeepMember(SpeakerPopulationImpl& pop, torch::optim::Adam& opt, int64_t p) : opt_(opt) {
     torch::NoGradGuard no_grad;
     for (auto& [t, row] : pop.member_parameters(p)) {
-      Slot s{t, row, part(t, row).clone()};
+      Slot s{t, row, part(t, row).clone(), {}, {}, 0};
       if (auto* st = adam_state(opt_, t)) {
-        s.had_state = true;
         s.avg = part(st->exp_avg(), row).clone();
         s.avg_sq = part(st->exp_avg_sq(), row).clone();
         s.step = st->step();
@@ -613,7 +612,7 @@ class KeepMember {
       part(s.param, s.row).copy_(s.value);
       auto* st = adam_state(opt_, s.param);
       if (!st) continue;
-      if (s.had_state) {
+      if (s.avg.defined()) {  // it had Adam state before the update
         part(st->exp_avg(), s.row).copy_(s.avg);
         part(st->exp_avg_sq(), s.row).copy_(s.avg_sq);
         if (s.row < 0) st->step(s.step);
@@ -630,8 +629,7 @@ class KeepMember {
   struct Slot {
     torch::Tensor param;
     int64_t row;
-    torch::Tensor value, avg, avg_sq;
-    bool had_state = false;
+    torch::Tensor value, avg, avg_sq;  // avg undefined: no Adam state before the update
     int64_t step = 0;
   };
   static torch::Tensor part(const torch::Tensor& t, int64_t row) { return row < 0 ? t : t[row]; }
